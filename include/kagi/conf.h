@@ -1,0 +1,62 @@
+/*
+ * kagi.conf: the deployment configuration shared by kagid and kagi.  One way
+ * to find it everywhere: --config FILE, else $KAGI_CONFIG, else
+ * /etc/kagi/kagi.conf.  Relative paths inside are relative to the directory
+ * of the configuration file.  The file must not be group- or world-writable
+ * and must be owned by root or by the user running the program (R-TERM-6).
+ *
+ *   [kagid]   data_dir, policy, listen, http_listen, socket, socket_mode,
+ *             pid_file, tls_cert, tls_key, tls_client_ca, log, log_level
+ *   [hsm]     module, token_label, pin_file, softhsm2_conf
+ *   [client]  socket, url, cert, key, ca
+ */
+#ifndef KAGI_CONF_H
+#define KAGI_CONF_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "kagi/err.h"
+
+#define KAGI_CONF_DEFAULT "/etc/kagi/kagi.conf"
+
+struct kagi_conf {
+	char *path;          /* the file read (absolute) */
+	char *dir;           /* its directory */
+	/* [kagid] */
+	char *data_dir;      /* LMDB environment directory */
+	char *policy;        /* policy.ini */
+	char *listen;        /* "host:port" for HTTPS+mTLS API; NULL = off */
+	char *http_listen;   /* "host:port" for plain HTTP (OCSP, CRL); NULL = off */
+	char *socket;        /* local API socket; NULL = off */
+	mode_t socket_mode;  /* default 0660 */
+	char *pid_file;      /* NULL = none */
+	char *tls_cert;      /* kagid's server certificate (PEM) */
+	char *tls_key;       /* its key (PEM, mode 0600) */
+	char *tls_client_ca; /* CA(s) that client certificates must chain to */
+	char *log;           /* "stderr" or "syslog" */
+	char *log_level;     /* error|warn|info|debug */
+	/* [hsm] */
+	char *hsm_module;
+	char *hsm_token_label;
+	char *hsm_pin_file;
+	char *softhsm2_conf;
+	/* [client] */
+	char *client_socket;
+	char *client_url;
+	char *client_cert;
+	char *client_key;
+	char *client_ca;
+};
+
+/* The path to use: explicit, else $KAGI_CONFIG, else the default. */
+const char *kagi_conf_locate(const char *explicit_path);
+/*
+ * Load and validate.  On error, errbuf gets "FILE:LINE: [section] key: what is
+ * wrong" and *out stays NULL.  Unknown sections and keys are errors.
+ */
+int kagi_conf_load(const char *path, struct kagi_conf **out, char *errbuf,
+    size_t errlen) KAGI_WUR;
+void kagi_conf_free(struct kagi_conf *c);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * hsm: keys behind PKCS#11.  Loads a module with dlopen from a configured
+ * path, selects a token by label or RFC 7512 "pkcs11:" URI, logs in, finds or
+ * generates keys, exports public keys and signs digests.  No function returns
+ * private key bytes: generated private keys are CKA_SENSITIVE, not
+ * CKA_EXTRACTABLE, CKA_TOKEN.  Used for the CA keys on kagid's host and for
+ * staff cards on terminals.  PKCS#11 return codes are mapped to KAGI_ERR_*
+ * with the CKR_ name in the log.
+ */
+#ifndef KAGI_HSM_H
+#define KAGI_HSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "kagi/err.h"
+
+struct hsm;          /* a loaded, initialised module */
+struct hsm_session;  /* a logged-in session on one token */
+struct hsm_key;      /* a private key handle (+ its public key) on a token */
+
+enum hsm_key_type {
+	HSM_KEY_EC_P256 = 0,
+	HSM_KEY_EC_P384,
+	HSM_KEY_RSA_2048,
+	HSM_KEY_RSA_3072,
+};
+
+/* dlopen + C_Initialize (CKF_OS_LOCKING_OK). */
+int hsm_open(const char *module_path, struct hsm **out) KAGI_WUR;
+void hsm_close(struct hsm *h);
+/*
+ * Initialise a new token with label in the first free slot (SoftHSM2's
+ * uninitialised slot), set its SO PIN and user PIN.  KAGI_ERR_EXISTS if a
+ * token with that label already exists.
+ */
+int hsm_token_init(struct hsm *h, const char *label, const char *so_pin,
+    const char *user_pin) KAGI_WUR;
+/*
+ * Open a R/W session on the token named by `token` (a label, or a pkcs11: URI
+ * with token= / serial= / slot-id= attributes) and C_Login as user with pin.
+ * KAGI_ERR_NOT_FOUND: no such token; KAGI_ERR_PIN: wrong PIN;
+ * KAGI_ERR_LOCKED: PIN blocked.
+ */
+int hsm_session_open(struct hsm *h, const char *token, const char *pin,
+    struct hsm_session **out) KAGI_WUR;
+void hsm_session_close(struct hsm_session *s);
+
+/* Generate a key pair on the token under label (CKA_LABEL and CKA_ID). */
+int hsm_key_generate(struct hsm_session *s, const char *label,
+    enum hsm_key_type type, struct hsm_key **out) KAGI_WUR;
+/* Find an existing private key by label; KAGI_ERR_NOT_FOUND if absent. */
+int hsm_key_find(struct hsm_session *s, const char *label,
+    struct hsm_key **out) KAGI_WUR;
+void hsm_key_free(struct hsm_key *k);
+enum hsm_key_type hsm_key_type(const struct hsm_key *k);
+/* The public key (new reference; EVP_PKEY_free it). */
+int hsm_key_public(const struct hsm_key *k, EVP_PKEY **out) KAGI_WUR;
+/*
+ * Sign a digest made with md (SHA-256/384/512).  EC keys: CKM_ECDSA over the
+ * digest, the raw r||s returned DER-encoded (ECDSA-Sig-Value).  RSA keys:
+ * CKM_RSA_PKCS over the DigestInfo.  *siglen in: buffer size, out: length.
+ */
+int hsm_key_sign(struct hsm_key *k, const EVP_MD *md, const uint8_t *digest,
+    size_t dlen, uint8_t *sig, size_t *siglen) KAGI_WUR;
+/* Is the private key object CKA_SENSITIVE and not CKA_EXTRACTABLE? */
+int hsm_key_is_protected(const struct hsm_key *k, int *sensitive,
+    int *extractable) KAGI_WUR;
+
+/*
+ * Read a PIN file: mode 0600 (no group/other bits), owned by the effective
+ * user, at most 64 bytes, one line.  The PIN is in secure memory; free with
+ * kagi_secure_strfree.  KAGI_ERR_PERM names the mode in the log.
+ */
+int hsm_pin_read(const char *path, char **pin) KAGI_WUR;
+
+#endif
