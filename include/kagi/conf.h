@@ -57,6 +57,13 @@ const char *kagi_conf_locate(const char *explicit_path);
  */
 int kagi_conf_load(const char *path, struct kagi_conf **out, char *errbuf,
     size_t errlen) KAGI_WUR;
+/*
+ * Parse configuration text already read (used by kagi_conf_load and the
+ * fuzzer): name is used in error messages and as path, dir for relative paths.
+ */
+int kagi_conf_parse(const char *text, size_t len, const char *name,
+    const char *dir, struct kagi_conf **out, char *errbuf,
+    size_t errlen) KAGI_WUR;
 void kagi_conf_free(struct kagi_conf *c);
 
 #endif
