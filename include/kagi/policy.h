@@ -130,4 +130,24 @@ int policy_check_locked(int64_t locked_until, int64_t now) KAGI_WUR;
 int policy_lockout_fail(const struct policy_lockout *l, uint32_t *count,
     int64_t *first, int64_t *locked_until, int64_t now);
 
+/*
+ * Password age (R-PW-4): 0 if a password changed at `changed` and used for
+ * `logins` successful logins may still be used at `now`; KAGI_ERR_EXPIRED
+ * once max_age_days or max_logins (when on) is reached.
+ */
+int policy_check_password_age(const struct policy_password *pw,
+    int64_t changed, uint32_t logins, int64_t now) KAGI_WUR;
+/*
+ * Password quality (R-PW-2): 0 if the new password meets min_length (in
+ * characters), min_classes and the reject_* rules; else KAGI_ERR_INVALID
+ * and *reason (if not NULL) is a translated sentence for the person.
+ * History (R-PW-4) is checked by the caller against stored hashes.
+ */
+int policy_check_password(const struct policy_password *pw,
+    const char *password, const char *login, const char *person_name,
+    const char **reason) KAGI_WUR;
+/* 1 if no activity for dormant_days (when on) at `now`, else 0. */
+int policy_is_dormant(const struct policy_sweep *s, int64_t last_activity,
+    int64_t now);
+
 #endif
