@@ -5,7 +5,8 @@
  * private key bytes: generated private keys are CKA_SENSITIVE, not
  * CKA_EXTRACTABLE, CKA_TOKEN.  Used for the CA keys on kagid's host and for
  * staff cards on terminals.  PKCS#11 return codes are mapped to KAGI_ERR_*
- * with the CKR_ name in the log.
+ * with the CKR_ name in the log.  A session (and its keys) is not
+ * thread-safe: use one per thread (docs/HSM.md).
  */
 #ifndef KAGI_HSM_H
 #define KAGI_HSM_H
