@@ -5,7 +5,7 @@ set -euo pipefail
 src=${KAGI_SRC:?}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cd "$src"
-mapfile -t files < <(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
+mapfile -t files < <(find common store policy hsm ca client server cardd pam cli -name '*.[ch]' 2>/dev/null | sort)
 xgettext --language=C --from-code=UTF-8 --keyword=_ --keyword=N_ \
 	--add-comments=TRANSLATORS -o "$tmp/kagi.pot" "${files[@]}"
 msgfmt --check -o /dev/null po/ja.po
