@@ -21,17 +21,8 @@
 #include "kagi/util.h"
 #include "server_int.h"
 
-typedef void api_fn(struct kagid_req *r);
-
-struct route {
-	const char *path;
-	const char *method;
-	api_fn *fn;
-	unsigned transports; /* bit per enum kagid_transport */
-};
-
-#define TR_API ((1u << KAGID_TR_HTTPS) | (1u << KAGID_TR_UNIX))
-#define TR_ALL (TR_API | (1u << KAGID_TR_HTTP))
+#define TR_API KAGID_TR_API
+#define TR_ALL KAGID_TR_ALL
 
 /* Read the request body; NULL body for an empty one. */
 static int
@@ -329,35 +320,70 @@ api_audit_export(struct kagid_req *r)
 	evbuffer_free(x.out);
 }
 
-static const struct route routes[] = {
-	{ "/v1/health", "GET", api_health, TR_ALL },
-	{ "/v1/whoami", "GET", api_whoami, TR_API },
-	{ "/v1/status", "GET", api_status, TR_API },
-	{ "/v1/audit/verify", "POST", api_audit_verify, TR_API },
-	{ "/v1/audit/export", "GET", api_audit_export, TR_API },
+static const struct kagid_route core_routes[] = {
+	{ "/v1/health", "GET", api_health, TR_ALL, 0 },
+	{ "/v1/whoami", "GET", api_whoami, TR_API, 0 },
+	{ "/v1/status", "GET", api_status, TR_API, 0 },
+	{ "/v1/audit/verify", "POST", api_audit_verify, TR_API, 0 },
+	{ "/v1/audit/export", "GET", api_audit_export, TR_API, 0 },
+	{ NULL, NULL, NULL, 0, 0 },
 };
+
+/*
+ * Every module's route table, searched in order.  A module adds one line
+ * here for its table (declared in server_int.h).
+ */
+static const struct kagid_route *const route_tables[] = {
+	core_routes,
+	NULL,
+};
+
+/* Does route rt serve path?  Prefix routes ("/v1/users/") also match
+ * "/v1/users/alice" and leave the rest in r->subpath. */
+static int
+route_matches(const struct kagid_route *rt, const char *path)
+{
+	size_t n;
+
+	if (!rt->prefix)
+		return strcmp(rt->path, path) == 0;
+	n = strlen(rt->path);
+	return strncmp(rt->path, path, n) == 0 && path[n] != '\0' &&
+	    strchr(path + n, '/') == NULL;
+}
 
 void
 kagid_dispatch(struct kagid_req *r)
 {
-	const struct route *match = NULL;
+	const struct kagid_route *match = NULL;
 	int path_seen = 0;
 	unsigned bit = 1u << r->lx->transport;
 	char allow[64];
 
 	allow[0] = '\0';
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (!(routes[i].transports & bit) ||
-		    strcmp(routes[i].path, r->path) != 0)
-			continue;
-		path_seen = 1;
-		if (strlen(allow) + strlen(routes[i].method) + 3 < sizeof(allow)) {
-			if (allow[0])
-				strcat(allow, ", ");
-			strcat(allow, routes[i].method);
+	r->subpath = NULL;
+	for (size_t t = 0; route_tables[t] != NULL; t++) {
+		for (const struct kagid_route *rt = route_tables[t];
+		    rt->path != NULL; rt++) {
+			if (!(rt->transports & bit) ||
+			    !route_matches(rt, r->path))
+				continue;
+			path_seen = 1;
+			if (strstr(allow, rt->method) == NULL &&
+			    strlen(allow) + strlen(rt->method) + 3 <
+			    sizeof(allow)) {
+				if (allow[0])
+					strcat(allow, ", ");
+				strcat(allow, rt->method);
+			}
+			if (match == NULL &&
+			    strcmp(rt->method, r->method) == 0) {
+				match = rt;
+				if (rt->prefix)
+					r->subpath = r->path +
+					    strlen(rt->path);
+			}
 		}
-		if (strcmp(routes[i].method, r->method) == 0)
-			match = &routes[i];
 	}
 	if (match == NULL && path_seen) {
 		evhttp_add_header(evhttp_request_get_output_headers(r->req),

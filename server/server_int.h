@@ -102,10 +102,25 @@ struct kagid_req {
 	const char *query;     /* may be NULL */
 	char peer[300];        /* audit actor: "uid:0(root)" / "cert:CN=..." */
 	json_t *whoami;        /* transport details for /v1/whoami */
+	const char *subpath;   /* prefix routes: the rest of the path */
 	int status;
 	double t0;
 };
 void kagid_dispatch(struct kagid_req *r);
+
+/* Routing: each API module has a table ending with a NULL path, listed in
+ * api.c's route_tables. */
+typedef void kagid_api_fn(struct kagid_req *r);
+#define KAGID_TR_API ((1u << KAGID_TR_HTTPS) | (1u << KAGID_TR_UNIX))
+#define KAGID_TR_ALL (KAGID_TR_API | (1u << KAGID_TR_HTTP))
+#define KAGID_TR_PLAIN (1u << KAGID_TR_HTTP)
+struct kagid_route {
+	const char *path;      /* exact path, or a prefix ending in '/' */
+	const char *method;
+	kagid_api_fn *fn;
+	unsigned transports;   /* bit per enum kagid_transport */
+	int prefix;            /* 1: path is a prefix; one more segment */
+};
 void kagid_reply_json(struct kagid_req *r, int status, json_t *obj);
 void kagid_reply_error(struct kagid_req *r, int status, int err,
     const char *detail);
