@@ -127,6 +127,25 @@ void kagid_reply_error(struct kagid_req *r, int status, int err,
 void kagid_reply_text(struct kagid_req *r, int status, const char *ctype,
     const char *data, size_t len);
 
+/*
+ * authz.c: who is calling, and may they do `action` ("person.add",
+ * "priv.approve", ...: the [roles] section of policy.ini names the role each
+ * action needs).  A TLS peer is the operator account named by its client
+ * certificate's CN (active, with roles); a local-socket peer that is root or
+ * kagid's own user is the local administrator (all roles; audited as
+ * "uid:0(root)"); another local user is the account with its login name.
+ * 0 and *out filled, or KAGI_ERR_DENIED (and the handler replies 403 and
+ * audits the refusal).
+ */
+struct kagid_actor {
+	char id[300];       /* audit actor: r->peer, plus "(login)" if mapped */
+	char login[40];     /* operator account login; "" for local admin */
+	uint32_t roles;     /* POLICY_ROLE_* bits */
+	int local_admin;
+};
+int kagid_authz(struct kagid_req *r, const char *action,
+    struct kagid_actor *out) KAGI_WUR;
+
 /* audit_fmt.c: export formats (pure, fuzzable) */
 enum kagid_audit_format {
 	KAGID_AUDIT_JSONL = 0,

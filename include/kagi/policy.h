@@ -33,6 +33,19 @@
 
 #define POLICY_MAX_ZONES 8
 
+/*
+ * Operator roles (bits in store_account.roles).  Which role an action needs
+ * is set in policy.ini [roles] (docs/POLICY.md); a dual-control action also
+ * needs a second person (the approver is never the requester).
+ */
+#define POLICY_ROLE_OPERATOR 0x01u /* counter work: persons, users, cards */
+#define POLICY_ROLE_APPROVER 0x02u /* approves privileged windows */
+#define POLICY_ROLE_CISO     0x04u /* 統括情報セキュリティ責任者: delegates, exceptions */
+#define POLICY_ROLE_HELPDESK 0x08u /* password resets, unlocks */
+#define POLICY_ROLE_AUDITOR  0x10u /* reads the audit log */
+#define POLICY_ROLE_HR       0x20u /* HR feed plan/apply */
+#define POLICY_ROLE_ALL      0x3fu
+
 enum policy_tier {
 	POLICY_TIER_ORDINARY = 0,
 	POLICY_TIER_PRIVILEGED,
