@@ -11,15 +11,16 @@ allowed() { # folder -> allowed kagi headers (basename without .h)
 	policy) echo "err log kbuf secmem file util json conf i18n policy store" ;; # store.h only for enums
 	store) echo "err log kbuf secmem file util json conf i18n store" ;;
 	hsm) echo "err log kbuf secmem file util json conf i18n hsm" ;;
+	fido) echo "err log kbuf secmem file util json conf i18n kfido" ;;
 	ca) echo "err log kbuf secmem file util json conf i18n policy store hsm ca" ;;
 	client) echo "err log kbuf secmem file util json conf i18n client" ;;
-	server) echo "err log kbuf secmem file util json conf i18n policy store hsm ca server" ;;
+	server) echo "err log kbuf secmem file util json conf i18n policy store hsm ca kfido server" ;;
 	cardd) echo "err log kbuf secmem file util json conf i18n policy hsm client cardd" ;;
 	pam) echo "err log i18n cardd" ;;
 	cli) echo "err log kbuf secmem file util json conf i18n client" ;;
 	esac
 }
-for dir in common policy store hsm ca client server cardd pam cli; do
+for dir in common policy store hsm fido ca client server cardd pam cli; do
 	[ -d "$dir" ] || continue
 	ok=" $(allowed $dir) "
 	while IFS=: read -r file _ inc; do
