@@ -31,6 +31,7 @@ const char *const store_db_names[STORE_DB_COUNT] = {
 	[STORE_DB_CHALLENGES] = "challenges",
 	[STORE_DB_AUDIT] = "audit",
 	[STORE_DB_META] = "meta",
+	[STORE_DB_CERTS_BY_HOLDER] = "certs_by_holder",
 };
 
 static const char meta_schema_key[] = "schema";

@@ -21,6 +21,7 @@ enum store_db {
 	STORE_DB_CHALLENGES,
 	STORE_DB_AUDIT,
 	STORE_DB_META,
+	STORE_DB_CERTS_BY_HOLDER, /* holder \0 serial -> "" (store/certs.c) */
 	STORE_DB_COUNT
 };
 

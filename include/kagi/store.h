@@ -185,6 +185,314 @@ typedef int store_account_cb(const struct store_account *a, void *arg);
 int store_account_iter(struct store_txn *t, store_account_cb *cb,
     void *arg) KAGI_WUR;
 
+/* ---- certificates (store/certs.c; docs/STORE-FORMAT.md "certs") ---- */
+
+enum store_cert_state {
+	STORE_CERT_ACTIVE = 0,
+	STORE_CERT_HOLD,        /* certificateHold (R-CARD-4): revoked for now */
+	STORE_CERT_REVOKED,     /* final */
+	STORE_CERT_STATE_COUNT
+};
+
+#define STORE_SERIAL_MAX 20          /* RFC 5280 section 4.1.2.2 */
+#define STORE_CERT_DER_MAX (16u * 1024u)
+#define STORE_HOLDER_MAX 64u
+
+/* certs: serial (big-endian octets) -> certificate */
+struct store_cert {
+	uint8_t serial[STORE_SERIAL_MAX]; /* key */
+	size_t serial_len;  /* 1..20 */
+	char *profile;      /* "staff-logon", "terminal", "server", "ocsp", ... */
+	char *holder;       /* account login, device id, or "" (server/ocsp/CA) */
+	char *subject;      /* RFC 2253 text, for display */
+	uint8_t state;      /* enum store_cert_state */
+	uint8_t reason;     /* RFC 5280 CRLReason; 0 while active */
+	int64_t revoked_at; /* 0 while active */
+	int64_t not_before;
+	int64_t not_after;
+	int64_t issued_at;
+	uint8_t *der;       /* the certificate */
+	size_t der_len;     /* 1..STORE_CERT_DER_MAX */
+};
+
+void store_cert_clear(struct store_cert *c);
+int store_cert_encode(const struct store_cert *c, struct kbuf *out) KAGI_WUR;
+int store_cert_decode(const uint8_t *p, size_t len,
+    struct store_cert *out) KAGI_WUR;
+/*
+ * get: KAGI_ERR_NOT_FOUND if absent.  put replaces (keeping the holder
+ * index "certs_by_holder" in step); add refuses an existing serial with
+ * KAGI_ERR_EXISTS and changes nothing.
+ */
+int store_cert_get(struct store_txn *t, const uint8_t *serial,
+    size_t serial_len, struct store_cert *out) KAGI_WUR;
+int store_cert_put(struct store_txn *t, const struct store_cert *c) KAGI_WUR;
+int store_cert_add(struct store_txn *t, const struct store_cert *c) KAGI_WUR;
+/* Callback: non-zero stops (a negative value is returned by the iterator). */
+typedef int store_cert_cb(const struct store_cert *c, void *arg);
+/* Every certificate in serial order. */
+int store_cert_iter(struct store_txn *t, store_cert_cb *cb,
+    void *arg) KAGI_WUR;
+/* The certificates of one holder ("" = those without a holder), by serial. */
+int store_cert_iter_holder(struct store_txn *t, const char *holder,
+    store_cert_cb *cb, void *arg) KAGI_WUR;
+
+/* ---- terminals (store/terminals.c) ---- */
+
+enum store_terminal_state {
+	STORE_TERM_ACTIVE = 0,
+	STORE_TERM_REVOKED,
+	STORE_TERM_STATE_COUNT
+};
+
+#define STORE_TERM_DNS_MAX 8
+
+/* terminals: device id -> terminal (R-TERM-1) */
+struct store_terminal {
+	char *device_id;    /* key, 1..64 bytes of [A-Za-z0-9._-] */
+	char *zone;         /* policy zone name */
+	char *dns[STORE_TERM_DNS_MAX]; /* DNS names for its certificate */
+	uint32_t n_dns;
+	uint8_t state;      /* enum store_terminal_state */
+	uint8_t cert_serial[STORE_SERIAL_MAX]; /* current certificate */
+	size_t cert_serial_len; /* 0 = none yet */
+	int64_t created;
+	int64_t updated;
+};
+
+void store_terminal_clear(struct store_terminal *t);
+int store_terminal_encode(const struct store_terminal *d,
+    struct kbuf *out) KAGI_WUR;
+int store_terminal_decode(const uint8_t *p, size_t len,
+    struct store_terminal *out) KAGI_WUR;
+int store_device_id_valid(const char *s);
+int store_terminal_get(struct store_txn *t, const char *device_id,
+    struct store_terminal *out) KAGI_WUR;
+int store_terminal_put(struct store_txn *t,
+    const struct store_terminal *d) KAGI_WUR;
+int store_terminal_add(struct store_txn *t,
+    const struct store_terminal *d) KAGI_WUR;
+typedef int store_terminal_cb(const struct store_terminal *d, void *arg);
+int store_terminal_iter(struct store_txn *t, store_terminal_cb *cb,
+    void *arg) KAGI_WUR;
+
+/*
+ * meta counters (u8 version 1, u64 value), e.g. "crl_number.issuing".
+ * name: 1..32 bytes of [a-z0-9._]; "schema" and "audit_head" are refused.
+ * get: KAGI_ERR_NOT_FOUND if never set.  put marks the transaction changed.
+ */
+int store_meta_u64_get(struct store_txn *t, const char *name,
+    uint64_t *out) KAGI_WUR;
+int store_meta_u64_put(struct store_txn *t, const char *name,
+    uint64_t v) KAGI_WUR;
+
+/* Key syntax (docs/STORE-FORMAT.md): 1 if s is an acceptable key, else 0. */
+int store_staff_no_valid(const char *s);
+int store_login_valid(const char *s);
+
+/*
+ * ---- members: shared ID -> member accounts (R-ID-7) ----
+ * One record per (shared, member) pair: docs/STORE-FORMAT.md "members".
+ * add refuses a pair that exists (KAGI_ERR_EXISTS); del and get give
+ * KAGI_ERR_NOT_FOUND for a pair that does not.  The iterator walks the
+ * members of one shared ID in login order, or every pair (shared NULL).
+ */
+struct store_member {
+	char *shared;       /* login of the shared account */
+	char *member;       /* login of the member's own account */
+	int64_t added;
+};
+void store_member_clear(struct store_member *m);
+int store_member_encode(const struct store_member *m, struct kbuf *out) KAGI_WUR;
+int store_member_decode(const uint8_t *p, size_t len,
+    struct store_member *out) KAGI_WUR;
+int store_member_add(struct store_txn *t, const struct store_member *m) KAGI_WUR;
+int store_member_get(struct store_txn *t, const char *shared,
+    const char *member, struct store_member *out) KAGI_WUR;
+int store_member_del(struct store_txn *t, const char *shared,
+    const char *member) KAGI_WUR;
+typedef int store_member_cb(const struct store_member *m, void *arg);
+int store_member_iter(struct store_txn *t, const char *shared,
+    store_member_cb *cb, void *arg) KAGI_WUR;
+
+/*
+ * ---- privileged windows: grants (store/grants.c) ----
+ * grants: id -> grant (R-PRIV-1, R-PRIV-2, R-PRIV-7, R-ID-3).  A window on
+ * a privileged account from start to end (end exclusive), requested by one
+ * operator and approved (or denied) by another.  Ids are 16 lowercase hex
+ * digits.  Decisions are made in kagid (server/api_priv.c).
+ */
+enum store_grant_state {
+	STORE_GRANT_REQUESTED = 0,
+	STORE_GRANT_APPROVED,
+	STORE_GRANT_DENIED,
+	STORE_GRANT_REVOKED,
+	STORE_GRANT_ENDED,      /* ended by a sweep or HR before its end */
+	STORE_GRANT_STATE_COUNT
+};
+
+#define STORE_GRANT_ID_LEN 16u
+#define STORE_GRANT_REASON_MAX 512u
+
+struct store_grant {
+	char *id;           /* key: STORE_GRANT_ID_LEN hex digits */
+	char *account;      /* privileged account login */
+	char *requester;    /* operator identity (login, or actor id) */
+	char *approver;     /* who approved/denied/revoked; "" before */
+	uint8_t delegate;   /* 1: 代行者 grant (CISO approval, R-PRIV-2) */
+	uint8_t state;      /* enum store_grant_state */
+	int64_t start;      /* window start (UTC seconds) */
+	int64_t end;        /* window end, exclusive */
+	char *reason;       /* why (<= STORE_GRANT_REASON_MAX bytes) */
+	int64_t created;
+	int64_t decided;    /* approve/deny time, 0 before */
+	int64_t updated;
+};
+
+void store_grant_clear(struct store_grant *g);
+int store_grant_encode(const struct store_grant *g, struct kbuf *out) KAGI_WUR;
+int store_grant_decode(const uint8_t *p, size_t len,
+    struct store_grant *out) KAGI_WUR;
+const char *store_grant_state_name(unsigned state);
+/* KAGI_ERR_NOT_FOUND if absent; add refuses an existing id (EXISTS). */
+int store_grant_get(struct store_txn *t, const char *id,
+    struct store_grant *out) KAGI_WUR;
+int store_grant_put(struct store_txn *t, const struct store_grant *g) KAGI_WUR;
+int store_grant_add(struct store_txn *t, const struct store_grant *g) KAGI_WUR;
+typedef int store_grant_cb(const struct store_grant *g, void *arg);
+/* Grants in id order; account NULL: all, else only that account's. */
+int store_grant_iter(struct store_txn *t, const char *account,
+    store_grant_cb *cb, void *arg) KAGI_WUR;
+
+/*
+ * ---- FIDO credentials (store/fido.c) ----
+ * fido: SHA-256(credential id) -> credential.  The key is the hash so any
+ * credential id (WebAuthn allows up to 1023 bytes) fits LMDB's key limit;
+ * the record holds the full id and is checked against the key.
+ */
+enum store_fido_state {
+	STORE_FIDO_ACTIVE = 0,
+	STORE_FIDO_DISABLED,
+	STORE_FIDO_STATE_COUNT
+};
+
+#define STORE_FIDO_CRED_ID_MAX 1023u
+#define STORE_FIDO_COSE_MAX 2048u
+#define STORE_FIDO_AAGUID_LEN 16u
+
+struct store_fido {
+	uint8_t *cred_id;   /* credential id (1..STORE_FIDO_CRED_ID_MAX) */
+	size_t cred_id_len;
+	char *account;      /* owning account login */
+	uint8_t *cose_key;  /* COSE_Key public key (1..STORE_FIDO_COSE_MAX) */
+	size_t cose_key_len;
+	uint32_t sign_count;
+	uint8_t aaguid[STORE_FIDO_AAGUID_LEN];
+	uint8_t state;      /* enum store_fido_state */
+	int64_t created;
+};
+
+void store_fido_clear(struct store_fido *f);
+int store_fido_encode(const struct store_fido *f, struct kbuf *out) KAGI_WUR;
+int store_fido_decode(const uint8_t *p, size_t len,
+    struct store_fido *out) KAGI_WUR;
+/* The store key of a credential id: lowercase hex of its SHA-256. */
+int store_fido_key(const uint8_t *cred_id, size_t len,
+    char out[2 * STORE_HASH_LEN + 1]) KAGI_WUR;
+int store_fido_get(struct store_txn *t, const uint8_t *cred_id, size_t len,
+    struct store_fido *out) KAGI_WUR;
+int store_fido_put(struct store_txn *t, const struct store_fido *f) KAGI_WUR;
+int store_fido_add(struct store_txn *t, const struct store_fido *f) KAGI_WUR;
+/* KAGI_ERR_NOT_FOUND if absent. */
+int store_fido_del(struct store_txn *t, const uint8_t *cred_id,
+    size_t len) KAGI_WUR;
+typedef int store_fido_cb(const struct store_fido *f, void *arg);
+/* Credentials in key order; account NULL: all, else only that account's. */
+int store_fido_iter(struct store_txn *t, const char *account,
+    store_fido_cb *cb, void *arg) KAGI_WUR;
+
+/*
+ * ---- login challenges and sessions (store/challenges.c) ----
+ * Both live in the "challenges" database, told apart by the key prefix:
+ * "c:" + id for a challenge, "s:" + id for a session (docs/STORE-FORMAT.md
+ * "challenges").  Ids are STORE_LOGIN_ID_LEN lowercase hex digits.  A
+ * challenge is single-use: the finish that reads it marks it used in the
+ * same transaction; store_login_sweep deletes expired ones.
+ */
+#define STORE_LOGIN_ID_LEN 32u
+#define STORE_CHALLENGE_LEN 32u
+
+struct store_challenge {
+	char id[STORE_LOGIN_ID_LEN + 1];  /* key */
+	uint8_t challenge[STORE_CHALLENGE_LEN];
+	char *login;        /* as asked (valid login syntax) */
+	char *terminal;     /* device id of the terminal that asked */
+	char *zone;         /* that terminal's zone */
+	int64_t created;
+	int64_t expires;    /* answerable while now < expires */
+	uint8_t used;       /* 1 once a finish has read it */
+};
+
+struct store_session {
+	char id[STORE_LOGIN_ID_LEN + 1];  /* key */
+	char *login;
+	char *member;       /* shared IDs: the member; "" otherwise */
+	char *terminal;
+	char *zone;
+	int64_t start;
+	int64_t end;        /* privileged window end; 0 = none */
+	int64_t closed;     /* logout time; 0 = open */
+};
+
+/* 1 if s is STORE_LOGIN_ID_LEN lowercase hex digits. */
+int store_login_id_valid(const char *s);
+void store_challenge_clear(struct store_challenge *c);
+int store_challenge_encode(const struct store_challenge *c,
+    struct kbuf *out) KAGI_WUR;
+int store_challenge_decode(const uint8_t *p, size_t len,
+    struct store_challenge *out) KAGI_WUR;
+/* KAGI_ERR_NOT_FOUND if absent; add refuses an existing id (EXISTS). */
+int store_challenge_get(struct store_txn *t, const char *id,
+    struct store_challenge *out) KAGI_WUR;
+int store_challenge_add(struct store_txn *t,
+    const struct store_challenge *c) KAGI_WUR;
+int store_challenge_put(struct store_txn *t,
+    const struct store_challenge *c) KAGI_WUR;
+int store_challenge_del(struct store_txn *t, const char *id) KAGI_WUR;
+
+void store_session_clear(struct store_session *s);
+int store_session_encode(const struct store_session *s,
+    struct kbuf *out) KAGI_WUR;
+int store_session_decode(const uint8_t *p, size_t len,
+    struct store_session *out) KAGI_WUR;
+int store_session_get(struct store_txn *t, const char *id,
+    struct store_session *out) KAGI_WUR;
+int store_session_add(struct store_txn *t,
+    const struct store_session *s) KAGI_WUR;
+int store_session_put(struct store_txn *t,
+    const struct store_session *s) KAGI_WUR;
+
+/* Sessions are kept this long after they close or end (or, never closed,
+ * after they started) for the record, then swept. */
+#define STORE_SESSION_KEEP (30 * 86400)
+/*
+ * Delete challenges with expires <= now and sessions past
+ * STORE_SESSION_KEEP, at most max records (0: no limit); *removed (may be
+ * NULL) gets the count.  A record that does not decode is KAGI_ERR_CORRUPT.
+ */
+int store_login_sweep(struct store_txn *t, int64_t now, size_t max,
+    size_t *removed) KAGI_WUR;
+
+/*
+ * ---- state digest (store/grants.c; HR plans, server/api_hr.c) ----
+ * SHA-256 over every key and value of the named databases ("persons",
+ * "accounts", ...; unknown names: KAGI_ERR_INVALID), database by database
+ * in the order given, records in key order, each length-prefixed: any
+ * change to any of those records changes the digest.
+ */
+int store_digest(struct store_txn *t, const char *const *dbs, size_t n,
+    uint8_t out[STORE_HASH_LEN]) KAGI_WUR;
+
 /* ---- statistics (kagi status) ---- */
 struct store_stats {
 	uint32_t schema;
