@@ -287,3 +287,77 @@ policy_check_password(const struct policy_password *pw, const char *password,
 	}
 	return 0;
 }
+
+/* Does password contain a part (3+ characters) of the person's name? */
+static bool
+has_name_part(const char *password, const char *person_name)
+{
+	const char *s = person_name;
+
+	while (s != NULL && *s != '\0') {
+		char part[128];
+		size_t k = strcspn(s, " \t,.-");
+		if (k >= 3 && k < sizeof(part)) {
+			memcpy(part, s, k);
+			part[k] = '\0';
+			if (ci_contains(password, part))
+				return true;
+		}
+		s += k;
+		if (*s != '\0')
+			s++;
+	}
+	return false;
+}
+
+unsigned
+policy_password_faults(const struct policy_password *pw, const char *password,
+    const char *login, const char *person_name)
+{
+	size_t n, chars = 0, cl;
+	unsigned classes = 0, nclasses = 0, f = 0;
+
+	if (pw == NULL || password == NULL)
+		return POLICY_PWF_MIN_LENGTH;
+	n = strlen(password);
+	if (!kagi_utf8_valid(password, n))
+		return POLICY_PWF_UTF8;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)password[i];
+		if ((ch & 0xc0) != 0x80)
+			chars++;
+		if (ch >= 'a' && ch <= 'z')
+			classes |= 1u;
+		else if (ch >= 'A' && ch <= 'Z')
+			classes |= 2u;
+		else if (ch >= '0' && ch <= '9')
+			classes |= 4u;
+		else if (ch < 0x80 || (ch & 0xc0) != 0x80)
+			classes |= 8u;
+	}
+	for (unsigned b = 1; b <= 8u; b <<= 1)
+		nclasses += (classes & b) ? 1u : 0u;
+	if (chars < pw->min_length)
+		f |= POLICY_PWF_MIN_LENGTH;
+	if (nclasses < pw->min_classes)
+		f |= POLICY_PWF_MIN_CLASSES;
+	if (pw->reject_login_name && login != NULL && strlen(login) >= 3 &&
+	    ci_contains(password, login))
+		f |= POLICY_PWF_LOGIN_NAME;
+	if (pw->reject_person_name && person_name != NULL &&
+	    has_name_part(password, person_name))
+		f |= POLICY_PWF_PERSON_NAME;
+	if (pw->reject_common) {
+		cl = core_len(password, n);
+		for (size_t i = 0; common_pw[i] != NULL; i++) {
+			size_t m = strlen(common_pw[i]);
+			if ((m == n && strncasecmp(password, common_pw[i], n) ==
+			    0) || (m == cl && strncasecmp(password, common_pw[i],
+			    m) == 0)) {
+				f |= POLICY_PWF_COMMON;
+				break;
+			}
+		}
+	}
+	return f;
+}

@@ -55,6 +55,9 @@ enum sec {
 	SEC_LK_SHARED,
 	SEC_PRIVILEGED,
 	SEC_SWEEP,
+	SEC_ROLES,   /* [roles]: keys are action names (policy/roles.c) */
+	SEC_LOGIN,
+	SEC_FIDO,
 	SEC_ZONE0,
 	SEC_COUNT = SEC_ZONE0 + POLICY_MAX_ZONES
 };
@@ -73,6 +76,10 @@ enum vtype {
 	V_FACTORS,
 	V_BANNER,
 	V_MINCAT,    /* zone min_categories[.kind], kept in the parse context */
+	V_PATH,      /* an absolute path (printable, no spaces at the ends) */
+	V_RPID,      /* [fido] rp_id: a lower-case DNS-like name */
+	V_AAGUIDS,   /* [fido] aaguids: comma list of 16-byte hex AAGUIDs */
+	V_UV,        /* zone fido_uv: required, preferred, discouraged */
 };
 
 struct keydef {
@@ -121,16 +128,32 @@ enum { PRK_MAX_WINDOW, PRK_DELEGATE, PRK_IDLE };
 
 #define SW(f) offsetof(struct policy_sweep, f)
 static const struct keydef sweep_keys[] = {
-	{ "interval", V_DUR_OFF, SW(interval), MIN, 7LL * DAY },
+	{ "interval", V_DUR_OFF, SW(interval), 10, 7LL * DAY },
 	{ "dormant_days", V_UINT_OFF, SW(dormant_days), 1, 3650 },
 	{ NULL, 0, 0, 0, 0 }
 };
 
 static const struct keydef general_keys[] = {
 	{ "mynumber_zone", V_ZONE_NAME, 0, 0, 0 },
+	{ "common_list", V_PATH, 0, 0, 0 },
 	{ NULL, 0, 0, 0, 0 }
 };
-enum { GK_MYNUMBER };
+enum { GK_MYNUMBER, GK_COMMON_LIST };
+
+#define LG(f) offsetof(struct policy_login, f)
+static const struct keydef login_keys[] = {
+	{ "challenge_lifetime", V_DUR, LG(challenge_lifetime), 1, HOUR },
+	{ NULL, 0, 0, 0, 0 }
+};
+
+#define FD(f) offsetof(struct policy_fido, f)
+static const struct keydef fido_keys[] = {
+	{ "rp_id", V_RPID, FD(rp_id), 0, 0 },
+	{ "aaguids", V_AAGUIDS, FD(aaguids), 0, 0 },
+	{ "self_attestation", V_BOOL, FD(self_attestation), 0, 1 },
+	{ "insecure_any_aaguid", V_BOOL, FD(insecure_any_aaguid), 0, 1 },
+	{ NULL, 0, 0, 0, 0 }
+};
 
 #define ZN(f) offsetof(struct policy_zone, f)
 static const struct keydef zone_keys[] = {
@@ -140,10 +163,11 @@ static const struct keydef zone_keys[] = {
 	{ "offline_login", V_BOOL, ZN(offline_login), 0, 1 },
 	{ "bundle_max_age", V_DUR, ZN(bundle_max_age), MIN, 30LL * DAY },
 	{ "banner", V_BANNER, ZN(banner), 0, 0 },
+	{ "fido_uv", V_UV, ZN(fido_uv), 0, 0 },
 	{ NULL, 0, 0, 0, 0 }
 };
 enum { ZK_OID, ZK_FACTORS, ZK_MINCAT, ZK_OFFLINE, ZK_BUNDLE, ZK_BANNER,
-	ZK_MINCAT_KIND0 /* + kind */ };
+	ZK_FIDO_UV, ZK_MINCAT_KIND0 /* + kind */ };
 
 #define NKEYS 16 /* >= ZK_MINCAT_KIND0 + STORE_KIND_COUNT and PK_COUNT */
 
@@ -154,7 +178,8 @@ static const char *const kind_names[STORE_KIND_COUNT] = {
 
 static const char *const sec_names[SEC_ZONE0] = {
 	"general", "password", "password.privileged", "password.shared",
-	"lockout", "lockout.privileged", "lockout.shared", "privileged", "sweep"
+	"lockout", "lockout.privileged", "lockout.shared", "privileged", "sweep",
+	"roles", "login", "fido"
 };
 
 struct ctx {
@@ -173,6 +198,7 @@ struct ctx {
 	char mynumber_zone[32];
 	unsigned mincat_all[POLICY_MAX_ZONES];
 	unsigned mincat[POLICY_MAX_ZONES][STORE_KIND_COUNT];
+	unsigned role_lines[POLICY_ACTION_MAX];
 	int err;
 	unsigned err_line;
 	char *errbuf;
@@ -307,6 +333,7 @@ zone_defaults(struct policy_zone *z, const char *name, size_t n)
 	    POLICY_FACTOR_FIDO;
 	z->offline_login = 0;
 	z->bundle_max_age = 8 * HOUR;
+	z->fido_uv = POLICY_UV_REQUIRED;
 	snprintf(z->banner, sizeof(z->banner), "%s", DEFAULT_BANNER);
 }
 
@@ -355,6 +382,11 @@ policy_defaults(struct policy *p)
 	p->priv.session_idle = 10 * MIN;
 	p->sweep.interval = HOUR;
 	p->sweep.dormant_days = 90;
+	p->login.challenge_lifetime = 120;
+	snprintf(p->fido.rp_id, sizeof(p->fido.rp_id), "kagi.local");
+	p->fido.self_attestation = 0;
+	p->fido.insecure_any_aaguid = 0;
+	policy_roles_defaults(p);
 }
 
 static const struct keydef *
@@ -375,6 +407,12 @@ sec_keys(int sec)
 		return priv_keys;
 	case SEC_SWEEP:
 		return sweep_keys;
+	case SEC_ROLES:
+		return general_keys + GK_COMMON_LIST + 1; /* none: see role_set */
+	case SEC_LOGIN:
+		return login_keys;
+	case SEC_FIDO:
+		return fido_keys;
 	default:
 		return zone_keys;
 	}
@@ -400,7 +438,12 @@ sec_struct(struct ctx *c, int sec)
 		return &c->p->priv;
 	case SEC_SWEEP:
 		return &c->p->sweep;
+	case SEC_LOGIN:
+		return &c->p->login;
+	case SEC_FIDO:
+		return &c->p->fido;
 	case SEC_GENERAL:
+	case SEC_ROLES:
 		return NULL;
 	default:
 		return &c->p->zones[sec - SEC_ZONE0];
@@ -780,6 +823,175 @@ set_banner(struct ctx *c, const char *sec, const char *key,
 	return 0;
 }
 
+/* [general] common_list: an absolute path of printable characters. */
+static int
+set_path(struct ctx *c, const char *sec, const char *key, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (v[0] != '/' || n >= sizeof(c->p->common_list)) {
+		fail(c, KAGI_ERR_INVALID, c->lineno, sec, key,
+		    _("must be an absolute path of at most %d bytes"),
+		    (int)sizeof(c->p->common_list) - 1);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+			fail(c, KAGI_ERR_INVALID, c->lineno, sec, key,
+			    _("contains a control character"));
+			return -1;
+		}
+	}
+	memcpy(c->p->common_list, v, n + 1);
+	return 0;
+}
+
+/* [fido] rp_id: 1..253 bytes of a-z 0-9 '.' '-', labels not empty. */
+static int
+set_rpid(struct ctx *c, const char *sec, const char *key, char *dst,
+    size_t cap, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 253 || n >= cap || v[0] == '.' || v[n - 1] == '.' ||
+	    strstr(v, "..") != NULL)
+		goto bad;
+	for (size_t i = 0; i < n; i++) {
+		char ch = v[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		    ch == '.' || ch == '-'))
+			goto bad;
+	}
+	memcpy(dst, v, n + 1);
+	return 0;
+bad:
+	fail(c, KAGI_ERR_INVALID, c->lineno, sec, key,
+	    _("not a relying party id (a lower-case DNS name such as "
+	    "kagi.example.lg.jp)"));
+	return -1;
+}
+
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* [fido] aaguids: comma list of AAGUIDs, 32 hex digits (dashes allowed). */
+static int
+set_aaguids(struct ctx *c, const char *sec, const char *key,
+    struct policy_fido *f, const char *v)
+{
+	const char *s = v;
+	size_t n = 0;
+
+	while (1) {
+		uint8_t one[16];
+		size_t nib = 0;
+		const char *e = strchr(s, ',');
+
+		if (e == NULL)
+			e = s + strlen(s);
+		for (const char *q = s; q < e; q++) {
+			int h;
+			if (is_space(*q) || *q == '-')
+				continue;
+			if ((h = hexval(*q)) < 0 || nib >= 32)
+				goto bad;
+			if (nib % 2 == 0)
+				one[nib / 2] = (uint8_t)(h << 4);
+			else
+				one[nib / 2] |= (uint8_t)h;
+			nib++;
+		}
+		if (nib != 32)
+			goto bad;
+		for (size_t i = 0; i < n; i++) {
+			if (memcmp(f->aaguids + 16 * i, one, 16) == 0) {
+				fail(c, KAGI_ERR_INVALID, c->lineno, sec, key,
+				    _("an AAGUID is listed twice"));
+				return -1;
+			}
+		}
+		if (n >= POLICY_FIDO_AAGUID_MAX) {
+			fail(c, KAGI_ERR_LIMIT, c->lineno, sec, key,
+			    _("too many AAGUIDs (at most %d)"),
+			    POLICY_FIDO_AAGUID_MAX);
+			return -1;
+		}
+		memcpy(f->aaguids + 16 * n, one, 16);
+		n++;
+		if (*e == '\0')
+			break;
+		s = e + 1;
+	}
+	f->n_aaguids = n;
+	return 0;
+bad:
+	fail(c, KAGI_ERR_INVALID, c->lineno, sec, key,
+	    _("not a list of AAGUIDs (32 hex digits each, separated by "
+	    "commas)"));
+	return -1;
+}
+
+static int
+set_uv(struct ctx *c, const char *sec, const char *key, int *out,
+    const char *v)
+{
+	if (strcmp(v, "required") == 0)
+		*out = POLICY_UV_REQUIRED;
+	else if (strcmp(v, "preferred") == 0)
+		*out = POLICY_UV_PREFERRED;
+	else if (strcmp(v, "discouraged") == 0)
+		*out = POLICY_UV_DISCOURAGED;
+	else {
+		fail(c, KAGI_ERR_INVALID, c->lineno, sec, key,
+		    _("not required, preferred or discouraged"));
+		return -1;
+	}
+	return 0;
+}
+
+/* [roles] ACTION = role, role ... (docs/POLICY.md). */
+static int
+role_set(struct ctx *c, const char *sec, const char *name, const char *value)
+{
+	int i = policy_action_index(name);
+	uint32_t roles = 0;
+
+	if (i < 0) {
+		fail(c, KAGI_ERR_INVALID, c->lineno, sec, name,
+		    _("unknown action (see docs/POLICY.md for the list)"));
+		return 0;
+	}
+	if (c->role_lines[i] != 0) {
+		fail(c, KAGI_ERR_INVALID, c->lineno, sec, name,
+		    _("duplicate setting (first set on line %u)"),
+		    c->role_lines[i]);
+		return 0;
+	}
+	if (value[0] == '\0') {
+		fail(c, KAGI_ERR_INVALID, c->lineno, sec, name,
+		    _("empty value"));
+		return 0;
+	}
+	if (policy_roles_parse(value, &roles) != 0) {
+		fail(c, KAGI_ERR_INVALID, c->lineno, sec, name,
+		    _("not a list of roles (operator, approver, ciso, "
+		    "helpdesk, auditor, hr) or none"));
+		return 0;
+	}
+	c->p->action_roles[i] = roles;
+	c->role_lines[i] = c->lineno;
+	return 1;
+}
+
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
@@ -819,6 +1031,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 		    "banner may span several lines (remove the indentation)"));
 		return 0;
 	}
+	if (sec_id == SEC_ROLES)
+		return role_set(c, sec, name, value);
 	keys = sec_keys(sec_id);
 	for (int i = 0; keys[i].name != NULL; i++) {
 		if (strcmp(keys[i].name, name) == 0) {
@@ -956,6 +1170,24 @@ handler(void *user, const char *section, const char *name, const char *value)
 	}
 	case V_BANNER:
 		if (set_banner(c, sec, name, base, value, false) != 0)
+			return 0;
+		break;
+	case V_PATH:
+		if (set_path(c, sec, name, value) != 0)
+			return 0;
+		break;
+	case V_RPID:
+		if (set_rpid(c, sec, name, (char *)base + k->off,
+		    sizeof(((struct policy_fido *)0)->rp_id), value) != 0)
+			return 0;
+		break;
+	case V_AAGUIDS:
+		if (set_aaguids(c, sec, name, base, value) != 0)
+			return 0;
+		break;
+	case V_UV:
+		if (set_uv(c, sec, name, (int *)(void *)((char *)base + k->off),
+		    value) != 0)
 			return 0;
 		break;
 	}
@@ -1365,6 +1597,11 @@ finish(struct ctx *c)
 		    "session_idle", _("longer than max_window"));
 		return;
 	}
+	/* STYLE 9: a weakening setting is named and logged */
+	if (p->fido.insecure_any_aaguid)
+		kagi_log_warn("event=policy_insecure setting=\"[fido] "
+		    "insecure_any_aaguid\" effect=\"FIDO registration accepts "
+		    "any authenticator model\"");
 }
 
 int
@@ -1507,6 +1744,29 @@ policy_zone_at(const struct policy *p, size_t i)
 	if (p == NULL || i >= p->nzones)
 		return NULL;
 	return &p->zones[i];
+}
+
+const struct policy_login *
+policy_login(const struct policy *p)
+{
+	return p != NULL ? &p->login : NULL;
+}
+
+const struct policy_fido *
+policy_fido(const struct policy *p)
+{
+	return p != NULL ? &p->fido : NULL;
+}
+
+const struct policy_zone *
+policy_zone_by_oid(const struct policy *p, const char *oid)
+{
+	if (p == NULL || oid == NULL || oid[0] == '\0')
+		return NULL;
+	for (size_t i = 0; i < p->nzones; i++)
+		if (strcmp(p->zones[i].policy_oid, oid) == 0)
+			return &p->zones[i];
+	return NULL;
 }
 
 const struct policy_zone *

@@ -46,6 +46,9 @@
 #define POLICY_ROLE_HR       0x20u /* HR feed plan/apply */
 #define POLICY_ROLE_ALL      0x3fu
 
+/* Most actions [roles] can name (policy/roles.c holds the table). */
+#define POLICY_ACTION_MAX 64
+
 enum policy_tier {
 	POLICY_TIER_ORDINARY = 0,
 	POLICY_TIER_PRIVILEGED,
@@ -82,6 +85,27 @@ struct policy_zone {
 	int offline_login;        /* revocation-bundle logins allowed */
 	int64_t bundle_max_age;   /* seconds */
 	char banner[1024];        /* shown before login (R-LOGIN-1) */
+	int fido_uv;              /* POLICY_UV_*: FIDO user verification */
+};
+
+/* [zone.NAME] fido_uv: what a FIDO assertion must show (R-MFA-1). */
+#define POLICY_UV_DISCOURAGED 0
+#define POLICY_UV_PREFERRED   1
+#define POLICY_UV_REQUIRED    2
+
+/* [login]: the terminal login API (docs/API.md "Terminal login"). */
+struct policy_login {
+	int64_t challenge_lifetime; /* seconds a login challenge lives */
+};
+
+#define POLICY_FIDO_AAGUID_MAX 16
+/* [fido]: registration and assertions (docs/FIDO.md). */
+struct policy_fido {
+	char rp_id[254];            /* relying party id (a DNS-like name) */
+	uint8_t aaguids[POLICY_FIDO_AAGUID_MAX * 16]; /* allowlist, back to back */
+	size_t n_aaguids;
+	int self_attestation;       /* accept packed self attestation */
+	int insecure_any_aaguid;    /* danger: any authenticator model */
 };
 
 struct policy_privileged {
@@ -112,6 +136,11 @@ const struct policy_lockout *policy_lockout(const struct policy *p,
     enum policy_tier tier);
 const struct policy_privileged *policy_privileged(const struct policy *p);
 const struct policy_sweep *policy_sweep(const struct policy *p);
+const struct policy_login *policy_login(const struct policy *p);
+const struct policy_fido *policy_fido(const struct policy *p);
+/* The zone whose policy_oid is oid (terminal certificates), else NULL. */
+const struct policy_zone *policy_zone_by_oid(const struct policy *p,
+    const char *oid);
 size_t policy_zone_count(const struct policy *p);
 const struct policy_zone *policy_zone_at(const struct policy *p, size_t i);
 /* NULL if there is no such zone. */
@@ -162,5 +191,42 @@ int policy_check_password(const struct policy_password *pw,
 /* 1 if no activity for dormant_days (when on) at `now`, else 0. */
 int policy_is_dormant(const struct policy_sweep *s, int64_t last_activity,
     int64_t now);
+
+
+/*
+ * ---- operator roles per action ([roles], docs/POLICY.md) ----
+ * policy_action_roles: the POLICY_ROLE_* bits of which any one allows
+ * `action` ("user.add", "priv.approve", ...); 0 means only the local
+ * administrator.  KAGI_ERR_NOT_FOUND for an action not in the table.
+ */
+int policy_action_roles(const struct policy *p, const char *action,
+    uint32_t *roles) KAGI_WUR;
+/* The i-th action name in the table, NULL past its end. */
+const char *policy_action_at(size_t i);
+/* "operator" ... for a single POLICY_ROLE_* bit, else NULL. */
+const char *policy_role_name(uint32_t bit);
+/*
+ * "operator, helpdesk" -> role bits (case-insensitive; "none" alone = 0).
+ * KAGI_ERR_INVALID for an unknown or repeated name or an empty item.
+ */
+int policy_roles_parse(const char *s, uint32_t *out) KAGI_WUR;
+/* [general] common_list: a deployment's extra list of refused passwords
+ * (one a line), or NULL when not set. */
+const char *policy_common_list(const struct policy *p);
+
+/*
+ * Every password rule the new password breaks (R-PW-2), as POLICY_PWF_*
+ * bits; 0 if none.  Unlike policy_check_password, which stops at the first,
+ * this lets a person see all of them at once.  History, the temporary
+ * password and the deployment's common list are checked by the caller.
+ */
+#define POLICY_PWF_UTF8        0x01u /* not valid UTF-8 (or NUL) */
+#define POLICY_PWF_MIN_LENGTH  0x02u
+#define POLICY_PWF_MIN_CLASSES 0x04u
+#define POLICY_PWF_LOGIN_NAME  0x08u
+#define POLICY_PWF_PERSON_NAME 0x10u
+#define POLICY_PWF_COMMON      0x20u /* on the built-in short list */
+unsigned policy_password_faults(const struct policy_password *pw,
+    const char *password, const char *login, const char *person_name);
 
 #endif
