@@ -23,6 +23,7 @@
 #include "kagi/i18n.h"
 #include "kagi/kbuf.h"
 #include "kagi/log.h"
+#include "kagi/util.h"
 
 #define CONF_MAX_SIZE (64u * 1024u)
 #define CONF_LABEL_MAX 32 /* PKCS#11 CK_TOKEN_INFO label */
@@ -35,6 +36,13 @@ enum conf_kind {
 	CK_LEVEL,  /* error|warn|info|debug */
 	CK_LABEL,  /* PKCS#11 token label */
 	CK_URL,    /* http(s)://... */
+	CK_TEXT,   /* UTF-8 text, <= 64 bytes, no control characters */
+	CK_DURATION, /* 90s, 15m, 24h, 30d */
+	CK_KEYTYPE,  /* p256, p384, rsa3072 */
+	CK_SECONDS,  /* whole seconds 0..600 */
+	CK_ONOFF,    /* on|off */
+	CK_DEVICE,   /* "auto" or a path */
+	CK_COMMAND,  /* a command line, <= 256 bytes, no control characters */
 };
 
 struct conf_key {
@@ -68,11 +76,36 @@ static const struct conf_key conf_keys[] = {
 	{ "client", "cert", CK_PATH, F(client_cert) },
 	{ "client", "key", CK_PATH, F(client_key) },
 	{ "client", "ca", CK_PATH, F(client_ca) },
+	{ "ca", "key_type", CK_KEYTYPE, F(ca_key_type) },
+	{ "ca", "org", CK_TEXT, F(ca_org) },
+	{ "ca", "upn_suffix", CK_TEXT, F(ca_upn_suffix) },
+	{ "ca", "base_url", CK_URL, F(ca_base_url) },
+	{ "ca", "crl_dir", CK_PATH, F(ca_crl_dir) },
+	{ "ca", "crl_next_update", CK_DURATION, F(ca_crl_next_update) },
+	{ "ca", "ocsp_validity", CK_DURATION, F(ca_ocsp_validity) },
+	{ "ca", "validity_staff_logon", CK_DURATION,
+	  F(ca_validity_staff_logon) },
+	{ "ca", "validity_terminal", CK_DURATION, F(ca_validity_terminal) },
+	{ "ca", "validity_server", CK_DURATION, F(ca_validity_server) },
+	{ "ca", "validity_ocsp", CK_DURATION, F(ca_validity_ocsp) },
+	{ "cardd", "socket", CK_PATH, F(cardd_socket) },
+	{ "cardd", "kagid_url", CK_URL, F(cardd_kagid_url) },
+	{ "cardd", "terminal_cert", CK_PATH, F(cardd_terminal_cert) },
+	{ "cardd", "terminal_key", CK_PATH, F(cardd_terminal_key) },
+	{ "cardd", "ca", CK_PATH, F(cardd_ca) },
+	{ "cardd", "pkcs11_module", CK_PATH, F(cardd_pkcs11_module) },
+	{ "cardd", "card_wait", CK_SECONDS, F(cardd_card_wait) },
+	{ "cardd", "fido", CK_ONOFF, F(cardd_fido) },
+	{ "cardd", "fido_device", CK_DEVICE, F(cardd_fido_device) },
+	{ "cardd", "insecure_fido_test_io_module", CK_PATH,
+	  F(cardd_insecure_fido_test_io_module) },
+	{ "cardd", "lock_command", CK_COMMAND, F(cardd_lock_command) },
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
-static const char *const conf_sections[] = { "kagid", "hsm", "client" };
+static const char *const conf_sections[] = { "kagid", "hsm", "client",
+	"ca", "cardd" };
 
 struct conf_parse {
 	const char *text;
@@ -336,6 +369,82 @@ conf_handler(void *user, const char *section, const char *key,
 		}
 		s = strdup(value);
 		break;
+	case CK_TEXT: {
+		size_t n = strlen(value);
+		int bad = n > 64;
+		for (size_t j = 0; !bad && j < n; j++)
+			bad = (unsigned char)value[j] < 0x20 || value[j] == 0x7f;
+		if (bad) {
+			conf_error(p, KAGI_ERR_INVALID, section, key,
+			    _("expected text of at most 64 bytes without "
+			    "control characters"));
+			return 0;
+		}
+		s = strdup(value);
+		break;
+	}
+	case CK_DURATION: {
+		int64_t d = 0;
+		if (kagi_duration_parse(value, &d) != 0 || d <= 0) {
+			conf_error(p, KAGI_ERR_INVALID, section, key,
+			    _("expected a duration such as 90s, 15m, 24h or "
+			    "30d"));
+			return 0;
+		}
+		s = strdup(value);
+		break;
+	}
+	case CK_KEYTYPE:
+		if (strcmp(value, "p256") != 0 && strcmp(value, "p384") != 0 &&
+		    strcmp(value, "rsa3072") != 0) {
+			conf_error(p, KAGI_ERR_INVALID, section, key,
+			    _("expected p256, p384 or rsa3072"));
+			return 0;
+		}
+		s = strdup(value);
+		break;
+	case CK_SECONDS: {
+		size_t n = strlen(value);
+		unsigned long v = 0;
+		int bad = n == 0 || n > 3;
+		for (size_t j = 0; !bad && j < n; j++) {
+			bad = value[j] < '0' || value[j] > '9';
+			v = v * 10 + (unsigned long)(value[j] - '0');
+		}
+		if (bad || v > 600) {
+			conf_error(p, KAGI_ERR_INVALID, section, key,
+			    _("expected a number of seconds from 0 to 600"));
+			return 0;
+		}
+		s = strdup(value);
+		break;
+	}
+	case CK_ONOFF:
+		if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+			conf_error(p, KAGI_ERR_INVALID, section, key,
+			    _("expected on or off"));
+			return 0;
+		}
+		s = strdup(value);
+		break;
+	case CK_DEVICE:
+		s = strcmp(value, "auto") == 0 ? strdup(value) :
+		    kagi_path_join(p->dir, value);
+		break;
+	case CK_COMMAND: {
+		size_t n = strlen(value);
+		int bad = n > 256;
+		for (size_t j = 0; !bad && j < n; j++)
+			bad = (unsigned char)value[j] < 0x20 || value[j] == 0x7f;
+		if (bad) {
+			conf_error(p, KAGI_ERR_INVALID, section, key,
+			    _("expected a command of at most 256 bytes without "
+			    "control characters"));
+			return 0;
+		}
+		s = strdup(value);
+		break;
+	}
 	}
 	if (s == NULL) {
 		conf_error(p, KAGI_ERR_NOMEM, section, key,

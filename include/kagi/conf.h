@@ -9,6 +9,14 @@
  *             pid_file, tls_cert, tls_key, tls_client_ca, log, log_level
  *   [hsm]     module, token_label, pin_file, softhsm2_conf
  *   [client]  socket, url, cert, key, ca
+ *   [ca]      key_type, org, upn_suffix, base_url, crl_dir,
+ *             crl_next_update, ocsp_validity, validity_staff_logon,
+ *             validity_terminal, validity_server, validity_ocsp
+ *             (docs/CA.md "Configuration"; durations as "30d", "24h")
+ *   [cardd]   socket, kagid_url, terminal_cert, terminal_key, ca,
+ *             pkcs11_module, card_wait, fido, fido_device,
+ *             insecure_fido_test_io_module, lock_command
+ *             (docs/man/kagi-cardd.8)
  */
 #ifndef KAGI_CONF_H
 #define KAGI_CONF_H
@@ -47,6 +55,30 @@ struct kagi_conf {
 	char *client_cert;
 	char *client_key;
 	char *client_ca;
+	/* [ca] (NULL = default; durations kept as text, checked at load) */
+	char *ca_key_type;        /* p256 (default), p384, rsa3072 */
+	char *ca_org;             /* O= of every certificate */
+	char *ca_upn_suffix;      /* staff-logon UPN "<staff no>@<suffix>" */
+	char *ca_base_url;        /* CDP/AIA base; default http://<http_listen> */
+	char *ca_crl_dir;         /* where CRL files are written */
+	char *ca_crl_next_update; /* CRL lifetime */
+	char *ca_ocsp_validity;   /* OCSP response lifetime */
+	char *ca_validity_staff_logon;
+	char *ca_validity_terminal;
+	char *ca_validity_server;
+	char *ca_validity_ocsp;   /* OCSP signer certificate */
+	/* [cardd] (kagi-cardd on a terminal; NULL = default) */
+	char *cardd_socket;        /* default /run/kagi/cardd.sock */
+	char *cardd_kagid_url;     /* https://host:port of the zone's kagid */
+	char *cardd_terminal_cert; /* the terminal's certificate (PEM) */
+	char *cardd_terminal_key;  /* its key (PEM, mode 0600) */
+	char *cardd_ca;            /* CA bundle for kagid's TLS certificate */
+	char *cardd_pkcs11_module; /* default OpenSC's opensc-pkcs11.so */
+	char *cardd_card_wait;     /* seconds "0".."600" (text, checked) */
+	char *cardd_fido;          /* "on" | "off" */
+	char *cardd_fido_device;   /* "auto" or a device path */
+	char *cardd_insecure_fido_test_io_module; /* tests only; logged */
+	char *cardd_lock_command;  /* "%s" = session id */
 };
 
 /* The path to use: explicit, else $KAGI_CONFIG, else the default. */
