@@ -524,22 +524,104 @@ out:
 	return r;
 }
 
+static void
+token_info_fill(CK_SLOT_ID slot, const CK_TOKEN_INFO *ti,
+    struct hsm_token_info *o)
+{
+	size_t n;
+
+	memset(o, 0, sizeof(*o));
+	o->slot_id = (unsigned long)slot;
+#define COPY(dst, src) do { \
+	memcpy(dst, src, sizeof(src)); \
+	dst[sizeof(src)] = '\0'; \
+	for (n = sizeof(src); n > 0 && (dst[n - 1] == ' ' || \
+	    dst[n - 1] == '\0'); n--) \
+		dst[n - 1] = '\0'; \
+	for (n = 0; dst[n] != '\0'; n++) \
+		if ((unsigned char)dst[n] < 0x20 || dst[n] == 0x7f) \
+			dst[n] = '?'; \
+	} while (0)
+	COPY(o->label, ti->label);
+	COPY(o->serial, ti->serialNumber);
+	COPY(o->manufacturer, ti->manufacturerID);
+	COPY(o->model, ti->model);
+#undef COPY
+	o->initialized = (ti->flags & CKF_TOKEN_INITIALIZED) != 0;
+	o->pin_count_low = (ti->flags & CKF_USER_PIN_COUNT_LOW) != 0;
+	o->pin_final_try = (ti->flags & CKF_USER_PIN_FINAL_TRY) != 0;
+	o->pin_locked = (ti->flags & CKF_USER_PIN_LOCKED) != 0;
+}
+
 int
-hsm_session_open(struct hsm *h, const char *token, const char *pin,
-    struct hsm_session **out)
+hsm_token_list(struct hsm *h, struct hsm_token_info **out, size_t *n)
+{
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG ns = 0, i;
+	CK_TOKEN_INFO ti;
+	struct hsm_token_info *list = NULL;
+	size_t k = 0;
+	int r = KAGI_ERR_INTERNAL;
+
+	if (out == NULL || n == NULL)
+		return KAGI_ERR_INVALID;
+	*out = NULL;
+	*n = 0;
+	if (h == NULL)
+		return KAGI_ERR_INVALID;
+	if ((r = list_slots(h, &slots, &ns)) != 0)
+		goto out;
+	if ((list = calloc(ns + 1, sizeof(*list))) == NULL) {
+		r = KAGI_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < ns; i++) {
+		memset(&ti, 0, sizeof(ti));
+		if (h->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue; /* the card went away */
+		token_info_fill(slots[i], &ti, &list[k++]);
+	}
+	*out = list;
+	*n = k;
+	list = NULL;
+	r = 0;
+out:
+	free(list);
+	free(slots);
+	return r;
+}
+
+int
+hsm_session_token_info(struct hsm_session *s, struct hsm_token_info *out)
+{
+	CK_TOKEN_INFO ti;
+	CK_RV rv;
+
+	if (out == NULL)
+		return KAGI_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return KAGI_ERR_INVALID;
+	memset(&ti, 0, sizeof(ti));
+	if ((rv = s->h->f->C_GetTokenInfo(s->slot, &ti)) != CKR_OK)
+		return hsm_ckr_err(rv, "C_GetTokenInfo");
+	token_info_fill(s->slot, &ti, out);
+	return 0;
+}
+
+static int
+session_open(struct hsm *h, const char *token, int rw,
+    struct hsm_session **out, CK_TOKEN_INFO *tinfo)
 {
 	struct hsm_session *s = NULL;
 	struct hsm_token_match m;
 	CK_TOKEN_INFO ti;
+	CK_FLAGS fl = CKF_SERIAL_SESSION;
 	size_t n;
 	CK_RV rv;
 	int r = KAGI_ERR_INTERNAL;
 
-	if (out == NULL)
-		return KAGI_ERR_INVALID;
 	*out = NULL;
-	if (h == NULL || pin == NULL)
-		return KAGI_ERR_INVALID;
 	if ((r = hsm_token_match_parse(token, &m)) != 0)
 		goto out;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -558,36 +640,136 @@ hsm_session_open(struct hsm *h, const char *token, const char *pin,
 	s->label[HSM_LABEL_LEN] = '\0';
 	for (n = HSM_LABEL_LEN; n > 0 && s->label[n - 1] == ' '; n--)
 		s->label[n - 1] = '\0';
-	if ((ti.flags & CKF_USER_PIN_LOCKED) != 0) {
-		kagi_log_err("token \"%s\": user PIN is locked", s->label);
-		r = KAGI_ERR_LOCKED;
-		goto out;
-	}
-	rv = h->f->C_OpenSession(s->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-	    NULL, NULL, &s->sh);
+	if (rw)
+		fl |= CKF_RW_SESSION;
+	rv = h->f->C_OpenSession(s->slot, fl, NULL, NULL, &s->sh);
 	if (rv != CKR_OK) {
 		s->sh = CK_INVALID_HANDLE;
 		r = hsm_ckr_err(rv, "C_OpenSession");
 		goto out;
 	}
-	rv = h->f->C_Login(s->sh, CKU_USER, (CK_UTF8CHAR_PTR)pin,
+	if (tinfo != NULL)
+		*tinfo = ti;
+	*out = s;
+	s = NULL;
+	r = 0;
+out:
+	hsm_session_close(s);
+	return r;
+}
+
+int
+hsm_session_open_public(struct hsm *h, const char *token, int rw,
+    struct hsm_session **out)
+{
+	if (out == NULL)
+		return KAGI_ERR_INVALID;
+	*out = NULL;
+	if (h == NULL)
+		return KAGI_ERR_INVALID;
+	return session_open(h, token, rw, out, NULL);
+}
+
+/*
+ * C_Login with the token's flags from before the attempt (ti), so that a
+ * CKR_GENERAL_ERROR can be judged by what changed.
+ */
+static int
+session_login(struct hsm_session *s, const char *pin, const CK_TOKEN_INFO *ti)
+{
+	CK_TOKEN_INFO after;
+	CK_RV rv;
+
+	if ((ti->flags & CKF_USER_PIN_LOCKED) != 0) {
+		kagi_log_err("token \"%s\": user PIN is locked", s->label);
+		return KAGI_ERR_LOCKED;
+	}
+	rv = s->h->f->C_Login(s->sh, CKU_USER, (CK_UTF8CHAR_PTR)pin,
 	    (CK_ULONG)strlen(pin));
 	switch (rv) {
 	case CKR_OK:
 	case CKR_USER_ALREADY_LOGGED_IN:
-		break;
+		return 0;
 	case CKR_PIN_INCORRECT:
 	case CKR_PIN_LEN_RANGE:
 	case CKR_PIN_INVALID:
 		/* A PIN of the wrong length is a wrong PIN to the user. */
 		(void)hsm_ckr_err(rv, "C_Login");
 		kagi_log_warn("event=hsm_login_failed token=\"%s\"", s->label);
-		r = KAGI_ERR_PIN;
-		goto out;
+		return KAGI_ERR_PIN;
+	case CKR_PIN_LOCKED:
+		(void)hsm_ckr_err(rv, "C_Login");
+		kagi_log_warn("event=hsm_pin_locked token=\"%s\"", s->label);
+		return KAGI_ERR_LOCKED;
+	case CKR_GENERAL_ERROR:
+		/*
+		 * OpenSC returns this for some cards' wrong-PIN status words.
+		 * Only the token's own flags can tell a wrong PIN from a
+		 * broken card: a newly blocked PIN, or retry flags that
+		 * appeared or changed with this attempt.
+		 */
+		(void)hsm_ckr_err(rv, "C_Login");
+		memset(&after, 0, sizeof(after));
+		if (s->h->f->C_GetTokenInfo(s->slot, &after) != CKR_OK)
+			return KAGI_ERR_HSM;
+		if ((after.flags & CKF_USER_PIN_LOCKED) != 0) {
+			kagi_log_warn("event=hsm_pin_locked token=\"%s\"",
+			    s->label);
+			return KAGI_ERR_LOCKED;
+		}
+		if ((after.flags & (CKF_USER_PIN_COUNT_LOW |
+		    CKF_USER_PIN_FINAL_TRY)) != (ti->flags &
+		    (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY))) {
+			kagi_log_warn("event=hsm_login_failed token=\"%s\"",
+			    s->label);
+			return KAGI_ERR_PIN;
+		}
+		return KAGI_ERR_HSM;
 	default:
-		r = hsm_ckr_err(rv, "C_Login");
-		goto out;
+		return hsm_ckr_err(rv, "C_Login");
 	}
+}
+
+int
+hsm_session_login(struct hsm_session *s, const char *pin)
+{
+	CK_TOKEN_INFO ti;
+	CK_RV rv;
+
+	if (s == NULL || pin == NULL)
+		return KAGI_ERR_INVALID;
+	memset(&ti, 0, sizeof(ti));
+	if ((rv = s->h->f->C_GetTokenInfo(s->slot, &ti)) != CKR_OK)
+		return hsm_ckr_err(rv, "C_GetTokenInfo");
+	return session_login(s, pin, &ti);
+}
+
+void
+hsm_session_logout(struct hsm_session *s)
+{
+	if (s == NULL || s->sh == CK_INVALID_HANDLE)
+		return;
+	(void)s->h->f->C_Logout(s->sh);
+}
+
+int
+hsm_session_open(struct hsm *h, const char *token, const char *pin,
+    struct hsm_session **out)
+{
+	struct hsm_session *s = NULL;
+	CK_TOKEN_INFO ti;
+	int r = KAGI_ERR_INTERNAL;
+
+	if (out == NULL)
+		return KAGI_ERR_INVALID;
+	*out = NULL;
+	if (h == NULL || pin == NULL)
+		return KAGI_ERR_INVALID;
+	memset(&ti, 0, sizeof(ti));
+	if ((r = session_open(h, token, 1, &s, &ti)) != 0)
+		goto out;
+	if ((r = session_login(s, pin, &ti)) != 0)
+		goto out;
 	kagi_log_debug("session open on token \"%s\" (slot %lu)", s->label,
 	    s->slot);
 	*out = s;

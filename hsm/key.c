@@ -919,3 +919,226 @@ out:
 	OPENSSL_cleanse(in, sizeof(in));
 	return r;
 }
+
+/*
+ * Cards (kagi-cardd, tests/lib/cardtoken): certificate objects and keys by
+ * CKA_ID.  Certificate bytes read from a card are untrusted: each value is
+ * capped (HSM_ATTR_MAX) and must be exactly one DER certificate.
+ */
+void
+hsm_cert_list_free(struct hsm_cert *c, size_t n)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(c[i].der);
+		free(c[i].id);
+		free(c[i].label);
+	}
+	free(c);
+}
+
+static int
+der_is_one_cert(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *x;
+
+	if (len == 0 || len > HSM_ATTR_MAX)
+		return 0;
+	x = d2i_X509(NULL, &p, (long)len);
+	if (x == NULL)
+		return 0;
+	X509_free(x);
+	return p == der + len;
+}
+
+int
+hsm_cert_list(struct hsm_session *s, struct hsm_cert **out, size_t *n)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ct = CKC_X_509;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) },
+	};
+	CK_OBJECT_HANDLE objs[HSM_CERTS_MAX + 1];
+	CK_ULONG got = 0, i;
+	struct hsm_cert *list = NULL;
+	uint8_t *lab = NULL;
+	size_t k = 0, lablen = 0;
+	CK_RV rv;
+	int r = KAGI_ERR_INTERNAL;
+
+	if (out == NULL || n == NULL)
+		return KAGI_ERR_INVALID;
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return KAGI_ERR_INVALID;
+	if ((rv = s->h->f->C_FindObjectsInit(s->sh, t, 2)) != CKR_OK)
+		return hsm_ckr_err(rv, "C_FindObjectsInit");
+	rv = s->h->f->C_FindObjects(s->sh, objs, HSM_CERTS_MAX + 1, &got);
+	(void)s->h->f->C_FindObjectsFinal(s->sh);
+	if (rv != CKR_OK)
+		return hsm_ckr_err(rv, "C_FindObjects");
+	if (got > HSM_CERTS_MAX) {
+		kagi_log_err("token \"%s\": more than %d certificates",
+		    s->label, HSM_CERTS_MAX);
+		return KAGI_ERR_LIMIT;
+	}
+	if ((list = calloc(got + 1, sizeof(*list))) == NULL)
+		return KAGI_ERR_NOMEM;
+	for (i = 0; i < got; i++) {
+		struct hsm_cert *c = &list[k];
+
+		if ((r = attr_get(s, objs[i], CKA_VALUE, &c->der,
+		    &c->der_len)) != 0)
+			goto out;
+		k++;
+		if (!der_is_one_cert(c->der, c->der_len)) {
+			kagi_log_err("token \"%s\": a certificate object is "
+			    "not one DER certificate", s->label);
+			r = KAGI_ERR_FORMAT;
+			goto out;
+		}
+		r = attr_get(s, objs[i], CKA_ID, &c->id, &c->id_len);
+		if (r != 0 && r != KAGI_ERR_NOT_FOUND)
+			goto out;
+		if (c->id_len == 0) {
+			free(c->id);
+			c->id = NULL;
+		}
+		r = attr_get(s, objs[i], CKA_LABEL, &lab, &lablen);
+		if (r != 0 && r != KAGI_ERR_NOT_FOUND)
+			goto out;
+		if (lab != NULL && lablen > 0 && lablen <= KEY_LABEL_MAX &&
+		    memchr(lab, '\0', lablen) == NULL) {
+			/* attr_get allocated one spare byte: NUL-terminated. */
+			c->label = (char *)lab;
+			lab = NULL;
+		}
+		free(lab);
+		lab = NULL;
+	}
+	*out = list;
+	*n = k;
+	list = NULL;
+	r = 0;
+out:
+	free(lab);
+	hsm_cert_list_free(list, k);
+	return r;
+}
+
+int
+hsm_cert_write(struct hsm_session *s, const char *label, const uint8_t *id,
+    size_t id_len, const uint8_t *der, size_t der_len)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ct = CKC_X_509;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
+	X509 *x = NULL;
+	uint8_t *subj = NULL;
+	const unsigned char *p = der;
+	int slen;
+	CK_RV rv;
+	int r = KAGI_ERR_INTERNAL;
+
+	if (s == NULL || label == NULL || *label == '\0' ||
+	    strlen(label) > KEY_LABEL_MAX || id == NULL || id_len == 0 ||
+	    id_len > 255 || der == NULL || der_len == 0 ||
+	    der_len > HSM_ATTR_MAX)
+		return KAGI_ERR_INVALID;
+	x = d2i_X509(NULL, &p, (long)der_len);
+	if (x == NULL || p != der + der_len) {
+		kagi_log_err("certificate to write is not one DER certificate");
+		r = KAGI_ERR_FORMAT;
+		goto out;
+	}
+	if ((slen = i2d_X509_NAME(X509_get_subject_name(x), &subj)) <= 0) {
+		r = KAGI_ERR_FORMAT;
+		goto out;
+	}
+	{
+		CK_ATTRIBUTE t[] = {
+			{ CKA_CLASS, &cls, sizeof(cls) },
+			{ CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) },
+			{ CKA_TOKEN, &yes, sizeof(yes) },
+			{ CKA_PRIVATE, &no, sizeof(no) },
+			{ CKA_LABEL, (CK_VOID_PTR)label,
+			    (CK_ULONG)strlen(label) },
+			{ CKA_ID, (CK_VOID_PTR)id, (CK_ULONG)id_len },
+			{ CKA_SUBJECT, subj, (CK_ULONG)slen },
+			{ CKA_VALUE, (CK_VOID_PTR)der, (CK_ULONG)der_len },
+		};
+
+		rv = s->h->f->C_CreateObject(s->sh, t,
+		    (CK_ULONG)(sizeof(t) / sizeof(t[0])), &o);
+		if (rv != CKR_OK) {
+			r = hsm_ckr_err(rv, "C_CreateObject(certificate)");
+			goto out;
+		}
+	}
+	kagi_log_info("event=hsm_cert_write token=\"%s\" label=\"%s\"",
+	    s->label, label);
+	r = 0;
+out:
+	OPENSSL_free(subj);
+	X509_free(x);
+	return r;
+}
+
+int
+hsm_key_find_id(struct hsm_session *s, const uint8_t *id, size_t id_len,
+    struct hsm_key **out)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_ID, (CK_VOID_PTR)id, (CK_ULONG)id_len },
+	};
+	CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
+	CK_ULONG n = 0;
+	int r;
+
+	if (out == NULL)
+		return KAGI_ERR_INVALID;
+	*out = NULL;
+	if (s == NULL || id == NULL || id_len == 0 || id_len > 255)
+		return KAGI_ERR_INVALID;
+	if ((r = find_objects(s, t, 2, &o, 1, &n)) != 0)
+		return r;
+	if (n == 0)
+		return KAGI_ERR_NOT_FOUND;
+	if (n > 1) {
+		kagi_log_err("token \"%s\": several private keys share a "
+		    "CKA_ID", s->label);
+		return KAGI_ERR_CONFLICT;
+	}
+	return key_load(s, o, "(by id)", out);
+}
+
+int
+hsm_key_id(const struct hsm_key *k, uint8_t **id, size_t *id_len)
+{
+	int r;
+
+	if (id == NULL || id_len == NULL)
+		return KAGI_ERR_INVALID;
+	*id = NULL;
+	*id_len = 0;
+	if (k == NULL)
+		return KAGI_ERR_INVALID;
+	if ((r = attr_get(k->s, k->priv, CKA_ID, id, id_len)) != 0)
+		return r;
+	if (*id_len == 0) {
+		free(*id);
+		*id = NULL;
+		return KAGI_ERR_NOT_FOUND;
+	}
+	return 0;
+}

@@ -77,4 +77,65 @@ int hsm_key_is_protected(const struct hsm_key *k, int *sensitive,
  */
 int hsm_pin_read(const char *path, char **pin) KAGI_WUR;
 
+/*
+ * Cards on terminals (kagi-cardd).  A staff card is a token holding a
+ * certificate object and the private key with the same CKA_ID.
+ */
+struct hsm_token_info {
+	unsigned long slot_id;
+	char label[33];        /* trailing blanks removed */
+	char serial[17];
+	char manufacturer[33];
+	char model[17];
+	int initialized;
+	int pin_count_low;     /* CKF_USER_PIN_COUNT_LOW: a wrong PIN was entered */
+	int pin_final_try;     /* CKF_USER_PIN_FINAL_TRY */
+	int pin_locked;        /* CKF_USER_PIN_LOCKED */
+};
+#define HSM_CERTS_MAX 16
+struct hsm_cert {
+	uint8_t *der;
+	size_t der_len;
+	uint8_t *id;           /* CKA_ID (may be NULL) */
+	size_t id_len;
+	char *label;           /* CKA_LABEL (may be NULL) */
+};
+
+/* Tokens present in the module's slots now; *out is malloc()ed (free()). */
+int hsm_token_list(struct hsm *h, struct hsm_token_info **out, size_t *n)
+    KAGI_WUR;
+/*
+ * Open a session on a token without logging in (public objects only), as
+ * hsm_session_open selects it.  rw: a read/write session (to write a
+ * certificate).
+ */
+int hsm_session_open_public(struct hsm *h, const char *token, int rw,
+    struct hsm_session **out) KAGI_WUR;
+/*
+ * C_Login as user on an open session.  KAGI_ERR_PIN: wrong PIN;
+ * KAGI_ERR_LOCKED: PIN blocked.  A CKR_GENERAL_ERROR (OpenSC's answer to
+ * some cards' "wrong PIN" status) counts as a wrong PIN only when the token's
+ * flags show a new failed attempt or a blocked PIN; else KAGI_ERR_HSM.
+ */
+int hsm_session_login(struct hsm_session *s, const char *pin) KAGI_WUR;
+/* C_Logout (ends the login state of the token for this process). */
+void hsm_session_logout(struct hsm_session *s);
+/* The token's current identity and PIN flags. */
+int hsm_session_token_info(struct hsm_session *s, struct hsm_token_info *out)
+    KAGI_WUR;
+/* X.509 certificate objects on the token (at most HSM_CERTS_MAX). */
+int hsm_cert_list(struct hsm_session *s, struct hsm_cert **out, size_t *n)
+    KAGI_WUR;
+void hsm_cert_list_free(struct hsm_cert *c, size_t n);
+/* Write a public X.509 certificate object (C_CreateObject CKO_CERTIFICATE). */
+int hsm_cert_write(struct hsm_session *s, const char *label,
+    const uint8_t *id, size_t id_len, const uint8_t *der, size_t der_len)
+    KAGI_WUR;
+/* The private key with this CKA_ID; KAGI_ERR_NOT_FOUND if absent. */
+int hsm_key_find_id(struct hsm_session *s, const uint8_t *id, size_t id_len,
+    struct hsm_key **out) KAGI_WUR;
+/* The key's CKA_ID (malloc()ed). */
+int hsm_key_id(const struct hsm_key *k, uint8_t **id, size_t *id_len)
+    KAGI_WUR;
+
 #endif
