@@ -53,7 +53,7 @@ parse_port(const char *s, long *out)
 }
 
 static char *
-conf_text(long port, long http_port)
+conf_text(long port, long http_port, const char *ca_key)
 {
 	char *s = NULL;
 	char when[64];
@@ -88,7 +88,11 @@ conf_text(long port, long http_port)
 	    "url = https://127.0.0.1:%ld\n"
 	    "cert = tls/admin.crt\n"
 	    "key = tls/admin.key\n"
-	    "ca = tls/ca.crt\n", when, port, http_port, port) < 0)
+	    "ca = tls/ca.crt\n"
+	    "\n"
+	    "[ca]\n"
+	    "; CA and OCSP signer keys made in the HSM by kagid --init\n"
+	    "key_type = %s\n", when, port, http_port, port, ca_key) < 0)
 		return NULL;
 	return s;
 }
@@ -220,10 +224,12 @@ int
 cmd_init(struct cli *cli, const struct cli_verb *v, int argc, char **argv)
 {
 	const char *dir_s = NULL, *port_s = NULL, *http_s = NULL;
+	const char *cakey_s = "p256";
 	const struct cli_opt opts[] = {
 		{ "dir", 0, required_argument, &dir_s, NULL },
 		{ "port", 0, required_argument, &port_s, NULL },
 		{ "http-port", 0, required_argument, &http_s, NULL },
+		{ "ca-key", 0, required_argument, &cakey_s, NULL },
 		{ NULL, 0, 0, NULL, NULL },
 	};
 	long port = INIT_DEFAULT_PORT, http_port = INIT_DEFAULT_HTTP_PORT;
@@ -248,6 +254,11 @@ cmd_init(struct cli *cli, const struct cli_verb *v, int argc, char **argv)
 		return cli_usage_error(cli, v,
 		    _("--http-port needs a port number (1-65535), not '%s'"),
 		    http_s);
+	if (strcmp(cakey_s, "p256") != 0 && strcmp(cakey_s, "p384") != 0 &&
+	    strcmp(cakey_s, "rsa3072") != 0)
+		return cli_usage_error(cli, v,
+		    _("--ca-key must be p256, p384 or rsa3072, not '%s'"),
+		    cakey_s);
 	if (port == http_port)
 		return cli_usage_error(cli, v,
 		    _("--port and --http-port must differ"));
@@ -281,7 +292,7 @@ cmd_init(struct cli *cli, const struct cli_verb *v, int argc, char **argv)
 	}
 	free(conf);
 	if ((conf = kagi_path_join(dir, "kagi.conf")) == NULL ||
-	    (text = conf_text(port, http_port)) == NULL) {
+	    (text = conf_text(port, http_port, cakey_s)) == NULL) {
 		code = cli_error(cli, KAGI_ERR_NOMEM, NULL, "%s",
 		    kagi_strerror(KAGI_ERR_NOMEM));
 		goto out;

@@ -37,8 +37,59 @@ const struct cli_verb cli_audit_verbs[] = {
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
+const struct cli_verb cli_ca_verbs[] = {
+	{ "show", "", N_("show the root and issuing CA, the CRLs and OCSP"),
+	  N_("Prints the subject, serial, SHA-256 fingerprint and validity of "
+	     "the root CA,\nthe issuing CA and the OCSP signer, and the CRL "
+	     "numbers and URLs.\n"),
+	  cmd_ca_show, NULL },
+	{ "issue", N_("--profile P --csr FILE (--for ACCOUNT | --for-device ID "
+	  "| --dns NAME... --ip ADDR...) [--out FILE]"),
+	  N_("issue a certificate from a CSR"),
+	  N_("Profiles: staff-logon (--for ACCOUNT), terminal (--for-device "
+	     "ID), server\n(--dns NAME and/or --ip ADDR, repeatable), ocsp.  "
+	     "The subject and SANs come\nfrom kagid's store (the account's "
+	     "person, the terminal record), never from\nthe CSR.  The CSR's "
+	     "signature and key (RSA >= 2048, P-256, P-384) are checked.\n\n"
+	     "Options:\n"
+	     "  -p, --profile P   staff-logon, terminal, server or ocsp\n"
+	     "  --csr FILE        the PKCS#10 request (PEM or DER)\n"
+	     "  -o, --out FILE    write the certificate (PEM) to FILE instead "
+	     "of stdout\n"),
+	  cmd_ca_issue, NULL },
+	{ "revoke", N_("SERIAL --reason REASON"),
+	  N_("revoke a certificate, or put it on hold"),
+	  N_("REASON is an RFC 5280 name: unspecified, keyCompromise, "
+	     "affiliationChanged,\nsuperseded, cessationOfOperation, "
+	     "privilegeWithdrawn, or certificateHold\n(a lost card: on hold "
+	     "at once, released with 'kagi ca unhold').  A new CRL\nis "
+	     "published and OCSP answers revoked immediately.\n"),
+	  cmd_ca_revoke, NULL },
+	{ "unhold", N_("SERIAL"), N_("release a certificate from hold"), NULL,
+	  cmd_ca_unhold, NULL },
+	{ "list", N_("[--holder X] [--state active|hold|revoked] [--profile P]"),
+	  N_("list certificates"), NULL, cmd_ca_list, NULL },
+	{ "crl", N_("[--root] [--out FILE]"),
+	  N_("show the current CRL, or save it (DER)"), NULL, cmd_ca_crl,
+	  NULL },
+	{ NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+const struct cli_verb cli_terminal_verbs[] = {
+	{ "add", N_("ID --zone ZONE [--dns NAME]..."),
+	  N_("register a terminal (device id, zone, DNS names)"),
+	  N_("The zone must be one of policy.ini's zones; a terminal "
+	     "certificate carries\nthat zone's policy OID.\n"),
+	  cmd_terminal_add, NULL },
+	{ "list", "", N_("list terminals"), NULL, cmd_terminal_list, NULL },
+	{ "show", N_("ID"), N_("show one terminal"), NULL, cmd_terminal_show,
+	  NULL },
+	{ NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
 const struct cli_verb cli_verbs[] = {
-	{ "init", N_("--dir DIR [--port N] [--http-port N]"),
+	{ "init", N_("--dir DIR [--port N] [--http-port N] "
+	  "[--ca-key p256|rsa3072]"),
 	  N_("create a new self-contained deployment in a directory"),
 	  N_("Writes DIR/kagi.conf and runs 'kagid --init', which creates the "
 	     "policy,\nthe store, a SoftHSM2 token and the TLS identities "
@@ -48,7 +99,9 @@ const struct cli_verb cli_verbs[] = {
 	     "if absent)\n"
 	     "  --port N         HTTPS API port on 127.0.0.1 (default 7443)\n"
 	     "  --http-port N    plain HTTP port for OCSP/CRL on 127.0.0.1 "
-	     "(default 7480)\n\n"
+	     "(default 7480)\n"
+	     "  --ca-key TYPE    CA key type in the HSM: p256 (default), p384 "
+	     "or rsa3072\n\n"
 	     "A directory that already holds kagi.conf is refused and left "
 	     "unchanged.\n"),
 	  cmd_init, NULL },
@@ -60,6 +113,39 @@ const struct cli_verb cli_verbs[] = {
 	{ "audit", N_("verify | export [OPTIONS]"),
 	  N_("verify or export the audit log"), NULL,
 	  cli_dispatch, cli_audit_verbs },
+	{ "ca", N_("show | issue | revoke | unhold | list | crl [OPTIONS]"),
+	  N_("the CA: issue and revoke certificates, CRLs"), NULL,
+	  cli_dispatch, cli_ca_verbs },
+	{ "terminal", N_("add | list | show [OPTIONS]"),
+	  N_("terminals and their zones"), NULL, cli_dispatch,
+	  cli_terminal_verbs },
+	{ "person", N_("add | show | list [OPTIONS]"),
+	  N_("people: staff, contractors, council members..."), NULL,
+	  cli_dispatch, cli_person_verbs },
+	{ "user", N_("add | show | list | disable | enable | delete | unlock | "
+	  "reset-password | member ..."),
+	  N_("accounts, temporary passwords, shared-account members"), NULL,
+	  cli_dispatch, cli_user_verbs },
+	{ "operator", N_("grant | revoke | list | cert [OPTIONS]"),
+	  N_("operator roles and client certificates"), NULL, cli_dispatch,
+	  cli_operator_verbs },
+	{ "priv", N_("request | approve | deny | revoke | list [OPTIONS]"),
+	  N_("privileged windows: request, approve, end"), NULL,
+	  cli_dispatch, cli_priv_verbs },
+	{ "hr", N_("plan FEED.csv [--out PLAN] | apply PLAN"),
+	  N_("HR feed: plan and apply the clean-up of leavers and movers"),
+	  NULL, cli_dispatch, cli_hr_verbs },
+	{ "sweep", N_("[--dry-run]"),
+	  N_("disable dormant and expired accounts, end past windows"),
+	  N_("Runs kagid's sweep now (kagid also runs it every [sweep] "
+	     "interval):\ndormant accounts (no login for [sweep] "
+	     "dormant_days) and development or\ncontractor accounts past "
+	     "their end date are disabled, expired temporary\npasswords are "
+	     "cleared (a new reset is needed), and privileged windows past\n"
+	     "their end are ended.  Every change is audited.\n\n"
+	     "Options:\n"
+	     "  -n, --dry-run  show what would change; change nothing\n"),
+	  cmd_sweep, NULL },
 	{ "version", "", N_("show the version of kagi"), NULL,
 	  cmd_version, NULL },
 	{ "help", N_("[COMMAND [SUBCOMMAND]]"), N_("show help for a command"),

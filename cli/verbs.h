@@ -56,6 +56,23 @@ cli_run_fn cmd_init;
 cli_run_fn cmd_status;
 cli_run_fn cmd_audit_verify;
 cli_run_fn cmd_audit_export;
+cli_run_fn cmd_ca_show;
+cli_run_fn cmd_ca_issue;
+cli_run_fn cmd_ca_revoke;
+cli_run_fn cmd_ca_unhold;
+cli_run_fn cmd_ca_list;
+cli_run_fn cmd_ca_crl;
+cli_run_fn cmd_terminal_add;
+cli_run_fn cmd_terminal_list;
+cli_run_fn cmd_terminal_show;
+extern const struct cli_verb cli_ca_verbs[];
+extern const struct cli_verb cli_terminal_verbs[];
+/* cmd_ca.c: an API error with kagid's "detail" (translated if known). */
+int cli_ca_api_error(struct cli *cli, const struct kagi_client *c, int err,
+    const json_t *resp);
+/* Values of a repeatable option --NAME X / --NAME=X (count; first max kept). */
+size_t cli_multi(int argc, char **argv, const char *name, const char **out,
+    size_t max);
 cli_run_fn cmd_version;
 cli_run_fn cmd_help;
 
@@ -100,5 +117,36 @@ int cli_connect(struct cli *cli, struct kagi_conf **conf,
 int cli_print_json(struct cli *cli, const json_t *v);
 /* An RFC 3339 time (string) or epoch seconds (integer) in local time. */
 int cli_format_time(const json_t *v, char *buf, size_t len);
+
+/* cmd_priv.c, cmd_hr.c, cmd_sweep.c: windows, HR feed, sweeps. */
+extern const struct cli_verb cli_priv_verbs[];
+extern const struct cli_verb cli_hr_verbs[];
+cli_run_fn cmd_priv_request;
+cli_run_fn cmd_priv_approve;
+cli_run_fn cmd_priv_deny;
+cli_run_fn cmd_priv_revoke;
+cli_run_fn cmd_priv_list;
+cli_run_fn cmd_hr_plan;
+cli_run_fn cmd_hr_apply;
+cli_run_fn cmd_sweep;
+
+/* cmd_person.c, cmd_user.c, cmd_operator.c: the ID verbs. */
+extern const struct cli_verb cli_person_verbs[];
+extern const struct cli_verb cli_user_verbs[];
+extern const struct cli_verb cli_operator_verbs[];
+/* Percent-encode a path segment (login, staff number). */
+void cli_id_seg(const char *s, char *out, size_t len);
+/* Connect, call and report an error (role refusals name the roles needed);
+ * 0 and *resp set, or the exit code. */
+int cli_id_call(struct cli *cli, const char *method, const char *path,
+    const json_t *body, json_t **resp);
+int cli_id_error(struct cli *cli, const struct kagi_client *c, int err,
+    const json_t *resp);
+/* A string member or "" ; a time member in local time or "-". */
+const char *cli_id_str(const json_t *o, const char *key);
+void cli_id_time(const json_t *o, const char *key, char *buf, size_t len);
+/* Exactly one operand (what: for the message): CLI_DONE or an exit code. */
+int cli_id_one_arg(struct cli *cli, const struct cli_verb *v, int argc,
+    char **argv, int first, const char *what);
 
 #endif

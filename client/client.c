@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "kagi/client.h"
+#include "kagi/secmem.h"
 #include "kagi/file.h"
 #include "kagi/json.h"
 #include "kagi/log.h"
@@ -422,7 +423,13 @@ kagi_client_call(struct kagi_client *c, const char *method, const char *path,
 	r = 0;
 out:
 	json_decref(v);
+	/* Request and answer bodies may hold passwords or a temporary
+	 * password (R-PW-14): wipe them before they go back to the heap. */
+	if (req != NULL)
+		kagi_wipe(req, strlen(req));
 	free(req);
+	if (b.data != NULL)
+		kagi_wipe(b.data, b.len);
 	free(b.data);
 	return r;
 }

@@ -335,6 +335,13 @@ static const struct kagid_route core_routes[] = {
  */
 static const struct kagid_route *const route_tables[] = {
 	core_routes,
+	kagid_ca_routes,
+	kagid_terminal_routes,
+	kagid_id_routes,
+	kagid_priv_routes,
+	kagid_hr_routes,
+	kagid_sweep_routes,
+	kagid_login_routes,
 	NULL,
 };
 
@@ -396,6 +403,15 @@ kagid_dispatch(struct kagid_req *r)
 	}
 	if (match == NULL) {
 		kagid_reply_error(r, 404, KAGI_ERR_NOT_FOUND, NULL);
+		return;
+	}
+	/* evhttp admits bodies up to KAGID_MAX_BODY for HR feeds and plans
+	 * (api_hr.c); every other route keeps KAGI_JSON_MAX_BODY */
+	if (strncmp(r->path, "/v1/hr/", 7) != 0 &&
+	    evbuffer_get_length(evhttp_request_get_input_buffer(r->req)) >
+	    KAGI_JSON_MAX_BODY) {
+		kagid_reply_error(r, 413, KAGI_ERR_LIMIT,
+		    "request body too large");
 		return;
 	}
 	match->fn(r);

@@ -35,6 +35,7 @@
 
 #include "kagi/json.h"
 #include "kagi/log.h"
+#include "ca_service.h"
 #include "server_int.h"
 
 #define KAGID_HTTP_TIMEOUT 30      /* seconds: a stuck client is dropped */
@@ -141,6 +142,41 @@ out:
 	X509_STORE_free(st);
 	SSL_CTX_free(ctx);
 	return r;
+}
+
+/*
+ * Client certificates come from two issuers: the bootstrap TLS CA in
+ * tls_client_ca (operators and the admin tool; kagid_authz accepts only
+ * these) and our own CA (terminal certificates, profile terminal; the login
+ * API checks the profile and the store).  Add the CA's root and issuing
+ * certificates to the handshake's trust store once the CA is loaded.
+ */
+int
+kagid_tls_trust_ca(struct kagid *k)
+{
+	X509_STORE *st;
+	X509 *certs[2];
+
+	if (k->ssl_ctx == NULL || k->ca == NULL)
+		return 0;
+	certs[0] = k->ca->root;
+	certs[1] = k->ca->issuing;
+	if ((st = SSL_CTX_get_cert_store(k->ssl_ctx)) == NULL)
+		return KAGI_ERR_INTERNAL;
+	for (size_t i = 0; i < 2; i++) {
+		if (certs[i] == NULL)
+			continue;
+		if (X509_STORE_add_cert(st, certs[i]) != 1) {
+			log_ssl_errors("CA certificate");
+			return KAGI_ERR_INTERNAL;
+		}
+	}
+	if (certs[0] != NULL && SSL_CTX_add_client_CA(k->ssl_ctx,
+	    certs[0]) != 1) {
+		log_ssl_errors("CA certificate");
+		return KAGI_ERR_INTERNAL;
+	}
+	return 0;
 }
 
 static struct bufferevent *
@@ -418,7 +454,9 @@ http_new(struct kagid *k, enum kagid_transport t)
 	lx->transport = t;
 	lx->http = h;
 	evhttp_set_timeout(h, KAGID_HTTP_TIMEOUT);
-	evhttp_set_max_body_size(h, (ev_ssize_t)KAGI_JSON_MAX_BODY);
+	/* handlers cap their own bodies (KAGI_JSON_MAX_BODY); only HR feeds
+	 * and plans may be larger (api_hr.c) */
+	evhttp_set_max_body_size(h, (ev_ssize_t)KAGID_MAX_BODY);
 	evhttp_set_max_headers_size(h, KAGID_MAX_HEADERS);
 	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |

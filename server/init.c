@@ -458,7 +458,8 @@ out:
 
 static int
 do_store(const struct kagi_conf *c, const struct init_paths *p,
-    struct init_out *o, int64_t now, const char *fp)
+    struct init_out *o, int64_t now, const char *fp,
+    struct kagid_ca_init *ci)
 {
 	int r;
 	struct store *s = NULL;
@@ -472,8 +473,9 @@ do_store(const struct kagi_conf *c, const struct init_paths *p,
 		errmsg(o, r, _("cannot create the store in %s"), p->data_dir);
 		return r;
 	}
-	dj = json_pack("{s:s?, s:s}", "token", c->hsm_token_label,
-	    "tls_ca_sha256", fp);
+	dj = json_pack("{s:s?, s:s, s:s?}", "token", c->hsm_token_label,
+	    "tls_ca_sha256", fp, "root_ca_sha256", ci != NULL ?
+	    kagid_ca_init_root_fp(ci) : NULL);
 	detail = dj != NULL ? kagi_json_dump(dj) : NULL;
 	json_decref(dj);
 	if (detail == NULL) {
@@ -485,6 +487,12 @@ do_store(const struct kagi_conf *c, const struct init_paths *p,
 	    "ok", detail, NULL)) != 0) {
 		errmsg(o, r, _("cannot record deploy.init in the audit log "
 		    "of %s"), p->data_dir);
+		goto out;
+	}
+	/* the CA certificates, recorded with their audit record (ca.init) */
+	if (ci != NULL && (r = kagid_ca_init_record(ci, t, now)) != 0) {
+		errmsg(o, r, _("cannot record the CA certificates in the "
+		    "store %s"), p->data_dir);
 		goto out;
 	}
 	r = store_txn_commit(t);
@@ -528,6 +536,10 @@ precheck(const struct kagi_conf *c, const struct init_paths *p,
 			return KAGI_ERR_EXISTS;
 		}
 	}
+	if ((r = kagid_ca_init_precheck(c, err, sizeof(err))) != 0) {
+		errmsg(o, r, "%s", err);
+		return r;
+	}
 	if (c->hsm_module != NULL && access(c->hsm_module, R_OK) != 0) {
 		errmsg(o, KAGI_ERR_NOT_FOUND, _("PKCS#11 module %s not found"),
 		    c->hsm_module);
@@ -551,7 +563,8 @@ kagid_init_deployment(const struct kagid_opts *opts)
 	struct kagi_conf *c = NULL;
 	struct init_paths p;
 	struct init_out o;
-	char fp[65];
+	char fp[65], caerr[512];
+	struct kagid_ca_init *ci = NULL;
 	int64_t now;
 	int r;
 
@@ -597,13 +610,20 @@ kagid_init_deployment(const struct kagid_opts *opts)
 	}
 	if ((r = do_tls(&p, &o, now, fp)) != 0)
 		goto out;
-	if ((r = do_store(c, &p, &o, now, fp)) != 0)
+	if (c->hsm_module != NULL && (r = kagid_ca_init_create(c, now, o.json,
+	    o.steps, caerr, sizeof(caerr), &ci)) != 0) {
+		errmsg(&o, r, "%s", caerr);
+		goto out;
+	}
+	if ((r = do_store(c, &p, &o, now, fp, ci)) != 0)
 		goto out;
 	if (o.json) {
-		json_t *j = json_pack("{s:s, s:O, s:s?, s:s?, s:s, s:s}",
+		json_t *j = json_pack("{s:s, s:O, s:s?, s:s?, s:s, s:s?, s:s}",
 		    "config", c->path, "steps", o.steps,
 		    "token", c->hsm_token_label, "so_pin_file", p.so_pin,
 		    "tls_ca_sha256", fp,
+		    "root_ca_sha256", ci != NULL ? kagid_ca_init_root_fp(ci) :
+		    NULL,
 		    "note", "move the SO PIN file offline; the TLS CA is a "
 		    "software bootstrap");
 		if (j == NULL) {
@@ -616,12 +636,18 @@ kagid_init_deployment(const struct kagid_opts *opts)
 	} else {
 		printf(_("TLS CA fingerprint (SHA-256): %s"), fp);
 		fputc('\n', stdout);
+		if (ci != NULL) {
+			printf(_("Root CA fingerprint (SHA-256): %s"),
+			    kagid_ca_init_root_fp(ci));
+			fputc('\n', stdout);
+		}
 		printf(_("Done. Start kagid with: kagid --config %s"), c->path);
 		fputc('\n', stdout);
 	}
 	kagi_log_info("event=deploy_init config=%s", c->path);
 	r = 0;
 out:
+	kagid_ca_init_free(ci);
 	paths_free(&p);
 	kagi_conf_free(c);
 	json_decref(o.steps);

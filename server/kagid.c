@@ -380,6 +380,8 @@ static void
 kagid_cleanup(struct kagid *k)
 {
 	kagid_listen_close(k);
+	kagid_sweep_timer_stop(k);
+	kagid_ca_close(k);
 	for (size_t i = 0; i < sizeof(k->ev_sig) / sizeof(k->ev_sig[0]); i++)
 		if (k->ev_sig[i] != NULL)
 			event_free(k->ev_sig[i]);
@@ -452,6 +454,12 @@ kagid_run(const struct kagid_opts *o)
 		r = KAGI_ERR_NOMEM;
 		goto out;
 	}
+	/* the CA: PIN file, token, keys, certificates, CRLs (ca_service.c) */
+	if ((r = kagid_ca_open(&k)) != 0)
+		goto out;
+	/* terminals present certificates from our own CA (R-TERM-1) */
+	if ((r = kagid_tls_trust_ca(&k)) != 0)
+		goto out;
 	if ((r = signals_add(&k)) != 0)
 		goto out;
 	if ((r = kagid_listen_all(&k)) != 0) {
@@ -461,6 +469,9 @@ kagid_run(const struct kagid_opts *o)
 	}
 	if ((k.https_addr[0] || k.http_addr[0]) && addr_write(&k) != 0)
 		kagi_log_warn("cannot write %s", k.addr_path);
+	/* sweeps every [sweep] interval (sweep.c) */
+	if ((r = kagid_sweep_timer_start(&k)) != 0)
+		goto out;
 	k.started = kagi_now();
 	kagi_log_info("event=started version=%s pid=%ld config=%s",
 	    KAGI_VERSION, (long)getpid(), k.conf->path);

@@ -73,6 +73,8 @@ struct kagid {
 	int exit_code;
 	/* startup readiness pipe to the parent when daemonising (-1 if none) */
 	int ready_fd;
+	/* the CA service (ca_service.c); NULL until kagid_ca_open */
+	struct kagid_ca *ca;
 };
 
 /* main entry points (return 0 or KAGI_ERR_*; messages already printed) */
@@ -89,6 +91,9 @@ char *kagid_conf_path(const struct kagi_conf *c, const char *p);
 /* http.c: listeners and dispatch */
 int kagid_listen_all(struct kagid *k) KAGI_WUR;
 void kagid_listen_close(struct kagid *k);
+/* Trust our CA's root and issuing certificates for client certificates. */
+int kagid_tls_trust_ca(struct kagid *k) KAGI_WUR;
+
 int kagid_tls_ctx_new(const char *cert, const char *key, const char *ca,
     SSL_CTX **out) KAGI_WUR;
 
@@ -145,6 +150,234 @@ struct kagid_actor {
 };
 int kagid_authz(struct kagid_req *r, const char *action,
     struct kagid_actor *out) KAGI_WUR;
+/*
+ * kagid_authz, and on a refusal: audit it (action, object, outcome
+ * "denied", detail {"reason","needs"}) and reply 403 {"error":"denied",
+ * "message","action","needs":[roles]}.  The handler then just returns.
+ * *out is filled in both cases (out->id is the audit actor).
+ */
+int kagid_authz_require(struct kagid_req *r, const char *action,
+    const char *object, struct kagid_actor *out) KAGI_WUR;
+/* Role names of a POLICY_ROLE_* mask as a JSON array (new reference). */
+json_t *kagid_roles_json(uint32_t mask);
+
+/* api_id.c: persons, users, members, operators, password logins */
+extern const struct kagid_route kagid_id_routes[];
+/*
+ * A password change (rules, history, lockout on a wrong old password),
+ * audited as `action` by `actor`.  0: changed, the caller answers; else
+ * the error answer was sent.  Used by /v1/auth/password/change and
+ * /v1/login/password.
+ */
+int kagid_pw_change(struct kagid_req *r, const char *actor,
+    const char *action, const char *login, const char *old,
+    const char *new_password) KAGI_WUR;
+
+/* api_login.c: terminal login (docs/API.md "Terminal login") and FIDO
+ * credential registration */
+extern const struct kagid_route kagid_login_routes[];
+
+/*
+ * ca_service.c: the CA in kagid (docs/CA.md "In kagid").  kagid_ca_open
+ * reads the HSM PIN file (0600, owned by kagid's user, else refused), logs
+ * in, finds the CA and OCSP keys, loads <dir>/ca/{root,issuing,ocsp}.crt,
+ * builds the issuer and the OCSP responder, publishes the CRLs and starts
+ * the CRL / OCSP-signer renewal timer.  Prints refusals like kagid_run.
+ */
+struct kagid_ca;
+struct ca_issuer;
+int kagid_ca_open(struct kagid *k) KAGI_WUR;
+void kagid_ca_close(struct kagid *k);
+/*
+ * Revoke (or put on hold, reason 6) the certificate with this serial inside
+ * the caller's write transaction and append its audit record "ca.revoke"
+ * (actor as given).  KAGI_ERR_NOT_FOUND: no such certificate;
+ * KAGI_ERR_REVOKED: already revoked (or on hold and reason is hold again):
+ * nothing changed.  A hold may be made final (hold -> revoked).  After the
+ * caller commits it must call kagid_ca_changed(k).
+ */
+int kagid_ca_revoke_txn(struct kagid *k, struct store_txn *t,
+    const uint8_t *serial, size_t serial_len, int reason, int64_t now,
+    const char *actor) KAGI_WUR;
+/* After a commit that changed certificate states: new CRL, OCSP cache flush. */
+void kagid_ca_changed(struct kagid *k);
+/*
+ * A complete CRL over the hold/revoked certificates in the store (bench and
+ * tests): DER in *der (free()).  for_root: the root's CRL (entries: the
+ * revoked issuing-CA certificates), else the issuing CA's (everything else).
+ */
+int kagid_ca_crl_der(struct store_txn *t, const struct ca_issuer *iss,
+    int for_root, uint64_t number, int64_t this_update, int64_t next_update,
+    uint8_t **der, size_t *len, size_t *entries) KAGI_WUR;
+
+/* --init: create the CA (keys in the HSM, certificates in <dir>/ca/). */
+struct kagid_ca_init;
+/* KAGI_ERR_EXISTS (message in err) if <dir>/ca/ already holds a CA file. */
+int kagid_ca_init_precheck(const struct kagi_conf *c, char *err,
+    size_t errlen) KAGI_WUR;
+/*
+ * Generate the root, issuing and OCSP keys in the token (PIN from the pin
+ * file), issue the certificates and write them.  Steps are appended to
+ * steps (json) or printed (!json).
+ */
+int kagid_ca_init_create(const struct kagi_conf *c, int64_t now, int json,
+    json_t *steps, char *err, size_t errlen,
+    struct kagid_ca_init **out) KAGI_WUR;
+/*
+ * Record the three certificates and the first CRL numbers in t; the
+ * caller's audit record (deploy.init, with kagid_ca_init_root_fp) covers
+ * them.
+ */
+int kagid_ca_init_record(struct kagid_ca_init *ci, struct store_txn *t,
+    int64_t now) KAGI_WUR;
+/* SHA-256 fingerprint (hex) of the root certificate. */
+const char *kagid_ca_init_root_fp(const struct kagid_ca_init *ci);
+void kagid_ca_init_free(struct kagid_ca_init *ci);
+
+/* api_ca.c, api_terminal.c: route tables (listed in api.c) */
+extern const struct kagid_route kagid_ca_routes[];
+extern const struct kagid_route kagid_terminal_routes[];
+
+/*
+ * ---- ID lifecycle: privileged windows, HR clean-up, sweeps ----
+ * api_priv.c, api_hr.c: route tables (listed in api.c).
+ */
+extern const struct kagid_route kagid_priv_routes[];
+extern const struct kagid_route kagid_hr_routes[];
+
+/* Largest request body evhttp accepts (http.c).  Handlers that read with
+ * kagi_json_parse_object stay at KAGI_JSON_MAX_BODY; only HR feeds and
+ * plans (api_hr.c) may be larger, up to HR_FEED_MAX_BYTES. */
+#define KAGID_MAX_BODY (48u * 1024u * 1024u)
+
+/*
+ * Privileged windows (R-PRIV-1, R-PRIV-7; api_priv.c).  Pure decision: 0
+ * and *end (the latest end among them) if one of the n grants is approved
+ * and open at now (start <= now < end); else KAGI_ERR_DENIED.
+ */
+struct store_grant;
+struct policy_privileged;
+int priv_window_open(const struct store_grant *g, size_t n, int64_t now,
+    int64_t *end) KAGI_WUR;
+/*
+ * May `approver` (identity, roles) approve grant g at now?  0, or:
+ * KAGI_ERR_CONFLICT not in state requested; KAGI_ERR_DENIED self-approval
+ * (R-ID-3) or a delegate grant without the CISO role (R-PRIV-2);
+ * KAGI_ERR_LIMIT window longer than policy allows; KAGI_ERR_EXPIRED the
+ * window has already ended.  *why (if not NULL) gets a stable reason code.
+ */
+int priv_check_approve(const struct store_grant *g, const char *approver,
+    uint32_t approver_roles, const struct policy_privileged *pp,
+    int64_t now, const char **why) KAGI_WUR;
+/*
+ * The login path (POST /v1/auth/password): 0 if `login` may log in at now.
+ * Accounts of other kinds: 0 and *session_end 0 (no window).  A privileged
+ * account: 0 and *session_end the end of its open approved window, else
+ * KAGI_ERR_DENIED (no open window).
+ */
+int kagid_priv_check(struct store_txn *t, const char *login, int64_t now,
+    int64_t *session_end) KAGI_WUR;
+
+/* HR feed (hr_feed.c, pure; docs/HR-FEED.md). */
+enum hr_status {
+	HR_ACTIVE = 0,
+	HR_TRANSFERRED,
+	HR_SECONDED,
+	HR_ON_LEAVE,
+	HR_RETIRED,
+	HR_DECEASED,
+	HR_CONTRACT_ENDED,
+	HR_STATUS_COUNT
+};
+enum hr_col {
+	HR_COL_STAFF_NO = 0,
+	HR_COL_NAME,
+	HR_COL_KANA,
+	HR_COL_SECTION,
+	HR_COL_EMPLOYMENT,
+	HR_COL_STATUS,
+	HR_COL_EFFECTIVE,
+	HR_COL_COUNT
+};
+#define HR_FEED_MAX_BYTES (32u * 1024u * 1024u)
+#define HR_FEED_MAX_LINE 4096u
+#define HR_FEED_MAX_ROWS 500000u
+#define HR_FEED_MAX_FIELDS 16
+#define HR_FEED_MAX_ERRORS 100
+struct hr_row {
+	uint32_t line;
+	char *f[HR_COL_COUNT];  /* text of each column (NUL-terminated) */
+	int status;             /* enum hr_status */
+	int64_t effective;      /* 00:00 UTC of effective_date */
+};
+struct hr_feed {
+	struct hr_row *rows;
+	size_t n;
+	uint8_t sha256[32];     /* of the feed bytes as received */
+};
+struct hr_feed_error {
+	uint32_t line;          /* 1-based; the header is line 1 */
+	uint32_t column;        /* 1-based CSV column; 0: the whole line */
+	const char *field;      /* column name, "" if none */
+	const char *reason;     /* stable code: "bad_date", "dup_staff_no"... */
+	uint32_t other_line;    /* dup_staff_no: the line of the first */
+};
+struct hr_feed_errors {
+	struct hr_feed_error e[HR_FEED_MAX_ERRORS]; /* sorted by line, column */
+	size_t n;
+	size_t total;           /* may exceed n */
+};
+/*
+ * Parse a whole feed.  0 and *out; or KAGI_ERR_FORMAT / KAGI_ERR_LIMIT with
+ * every fault found in *errs and no rows (the whole feed is refused).
+ */
+int hr_feed_parse(const uint8_t *data, size_t len, struct hr_feed **out,
+    struct hr_feed_errors *errs) KAGI_WUR;
+void hr_feed_free(struct hr_feed *f);
+const char *hr_status_name(int s);
+int hr_status_parse(const char *s, int *out) KAGI_WUR;
+const char *hr_col_name(int c);
+/* "YYYY-MM-DD" (a real calendar date, 1900..2199) -> 00:00 UTC. */
+int hr_date_parse(const char *s, int64_t *out) KAGI_WUR;
+
+/*
+ * HR plan (api_hr.c): what applying feed f to the store in t would do, as
+ * the JSON plan of docs/HR-FEED.md without "mac" and "created"; includes
+ * "state_hash" over the records it read.  Deterministic for a given store
+ * state and feed.
+ */
+int hr_plan_compute(struct store_txn *t, const struct hr_feed *f,
+    json_t **out) KAGI_WUR;
+/*
+ * Apply a plan (already MAC-checked) in write transaction t: one audit
+ * record per action, actor as given.  KAGI_ERR_CONFLICT if the state hash
+ * no longer matches (nothing written).  *report gets the counts.  k may be
+ * NULL (unit tests): certificate revocations are then refused.
+ */
+int hr_plan_apply_txn(struct kagid *k, struct store_txn *t,
+    const json_t *plan, int64_t now, const char *actor,
+    json_t **report) KAGI_WUR;
+/* Sign / check a plan with the store's HR key (meta; created on first use). */
+int hr_plan_sign(struct store *s, json_t *plan, int64_t now,
+    const char *actor) KAGI_WUR;
+int hr_plan_verify(struct store *s, const json_t *plan) KAGI_WUR;
+
+/*
+ * Sweeps (R-ID-12, R-DEV-1, R-PW-6, R-PRIV-7; sweep.c): dormant accounts,
+ * expired development/contractor accounts, expired temporary passwords,
+ * ended windows.  One write transaction (dry_run: read only, nothing
+ * written), one audit record per change plus "sweep.run".  *report: counts
+ * and the items.  record_empty: append "sweep.run" even when nothing changed
+ * (manual runs; the timer does not).
+ */
+int kagid_sweep_txn(struct store_txn *t, const struct policy *p, int64_t now,
+    int dry_run, const char *actor, json_t **report) KAGI_WUR;
+int kagid_sweep_run(struct kagid *k, int dry_run, int record_empty,
+    int64_t now, const char *actor, json_t **report) KAGI_WUR;
+/* kagid.c: start the sweep timer ([sweep] interval); stop and free it. */
+int kagid_sweep_timer_start(struct kagid *k) KAGI_WUR;
+void kagid_sweep_timer_stop(struct kagid *k);
+extern const struct kagid_route kagid_sweep_routes[];
 
 /* audit_fmt.c: export formats (pure, fuzzable) */
 enum kagid_audit_format {
