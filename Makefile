@@ -34,10 +34,10 @@ check-asan: build-asan
 check: check-plain check-asan
 
 demo: build
-	@scripts/demo
+	@KAGI_BIN=$(abspath $(BUILD))/bin scripts/demo
 
 bench: build
-	@scripts/bench
+	@scripts/bench $(abspath $(BUILD))
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DKAGI_FUZZ=ON -DKAGI_TESTS=OFF \
