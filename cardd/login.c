@@ -35,6 +35,7 @@
 #define B64_MAX (64u * 1024u)
 #define FIDO_CREDS_MAX 16
 #define FIDO_CRED_ID_MAX 1023
+#define MEMBER_MAX 64 /* kagid's login limit (docs/API.md) */
 
 int
 cardd_tbs_hash(const uint8_t *challenge, size_t clen, const char *login,
@@ -321,6 +322,7 @@ struct begin {
 	uint8_t *challenge;
 	size_t challenge_len;
 	int allow_card, allow_fido, allow_pw;
+	int shared;        /* kind "shared": a member logs in (R-ID-7) */
 	int64_t min_categories;
 	char *rp_id;
 	int uv;            /* 0 discouraged, 1 preferred, 2 required */
@@ -381,6 +383,11 @@ begin_parse(const json_t *o, struct begin *b)
 		r = KAGI_ERR_FORMAT;
 		goto out;
 	}
+	/* "kind" is optional for older kagids; only "shared" matters here */
+	s = NULL;
+	if ((r = kagi_json_get_string(o, "kind", 0, 32, &s)) != 0)
+		goto out;
+	b->shared = s != NULL && strcmp(s, "shared") == 0;
 	f = json_object_get(o, "factors");
 	a = f != NULL ? json_object_get(f, "allowed") : NULL;
 	if (!json_is_object(f) || !json_is_array(a) || json_array_size(a) > 8) {
@@ -646,6 +653,50 @@ step_password(struct conv *cv, json_t *body, json_t **pwval)
 	return 0;
 }
 
+/*
+ * A member's personal login as typed: 1..MEMBER_MAX bytes, printable
+ * ASCII without spaces (kagid checks the rest: the same rules as any
+ * login, and that it is a designated member).  Never empty, so nothing
+ * odd reaches the log or kagid.
+ */
+static int
+member_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > MEMBER_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * Shared IDs (R-ID-7): ask who is using the shared account; that member's
+ * own card (or key) is the factor, kagid checks it belongs to the member.
+ */
+static int
+step_member(struct conv *cv, const char *shared, json_t *body)
+{
+	char *m = NULL;
+	int r;
+
+	if ((r = ask(cv, CARDD_STYLE_ECHO_ON, CARDD_P_MEMBER, shared,
+	    &m)) != 0)
+		return r;
+	if (!member_valid(m) || strcmp(m, shared) == 0) {
+		kagi_log_warn("event=login_member_invalid user=%s", shared);
+		kagi_secure_strfree(m);
+		return KAGI_ERR_AUTH;
+	}
+	kagi_log_info("event=login_member user=%s member=%s", shared, m);
+	r = json_object_set_new(body, "member", json_string(m)) == 0 ? 0 :
+	    KAGI_ERR_NOMEM;
+	kagi_secure_strfree(m);
+	return r;
+}
+
 static int
 do_auth(struct conv *cv, const struct cardd_msg *req)
 {
@@ -692,6 +743,14 @@ do_auth(struct conv *cv, const struct cardd_msg *req)
 	if (b.banner != NULL && b.banner[0] != '\0' &&
 	    (r = ask(cv, CARDD_STYLE_INFO, CARDD_P_TEXT, b.banner, NULL)) != 0)
 		goto out;
+	if ((body = json_pack("{s:s, s:s}", "challenge_id", b.challenge_id,
+	    "login", req->user)) == NULL) {
+		r = KAGI_ERR_NOMEM;
+		goto out;
+	}
+	/* a shared ID: the member first, then the member's own card */
+	if (b.shared && (r = step_member(cv, req->user, body)) != 0)
+		goto out;
 
 	/* Which factors are here: a card now, a key with a credential. */
 	if (b.allow_card && cardd_cards_find(d->cards, &card) == 0)
@@ -714,11 +773,6 @@ do_auth(struct conv *cv, const struct cardd_msg *req)
 			r = KAGI_ERR_TIMEOUT;
 			goto out;
 		}
-	}
-	if ((body = json_pack("{s:s, s:s}", "challenge_id", b.challenge_id,
-	    "login", req->user)) == NULL) {
-		r = KAGI_ERR_NOMEM;
-		goto out;
 	}
 	if (have_card) {
 		if ((r = step_card(cv, &card, tbs, body)) != 0)

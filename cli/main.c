@@ -123,7 +123,7 @@ const struct cli_verb cli_verbs[] = {
 	  N_("people: staff, contractors, council members..."), NULL,
 	  cli_dispatch, cli_person_verbs },
 	{ "user", N_("add | show | list | disable | enable | delete | unlock | "
-	  "reset-password | member ..."),
+	  "reset-password | member ... | fido ..."),
 	  N_("accounts, temporary passwords, shared-account members"), NULL,
 	  cli_dispatch, cli_user_verbs },
 	{ "operator", N_("grant | revoke | list | cert [OPTIONS]"),

@@ -56,7 +56,8 @@ struct result {
 	char last_terminal[CARDD_NAME_MAX + 1];
 	int64_t last_logout;
 	uint32_t failed_since;
-	int shown; /* last-login lines shown already */
+	int shown;     /* last-login lines shown already */
+	int end_shown; /* the privileged session's end shown already */
 };
 
 /* ---- logging and translations ---- */
@@ -219,6 +220,9 @@ prompt_text(uint16_t id, const char *arg, char *buf, size_t len)
 	case CARDD_P_CARD_READ:
 		snprintf(buf, len, _("Card \"%s\" found."), arg);
 		return buf;
+	case CARDD_P_MEMBER:
+		/* R-ID-7: who uses the shared account, with their own card */
+		return _("Your personal login: ");
 	default:
 		return NULL;
 	}
@@ -342,6 +346,20 @@ fmt_time(int64_t t, char *buf, size_t len)
 		snprintf(buf, len, "%lld", (long long)t);
 }
 
+/* R-PRIV-7: the person learns when the privileged window closes. */
+static void
+show_session_end(pam_handle_t *pamh, struct result *res)
+{
+	char t[64];
+
+	if (res->session_end == 0 || res->end_shown)
+		return;
+	res->end_shown = 1;
+	fmt_time(res->session_end, t, sizeof(t));
+	(void)say(pamh, PAM_TEXT_INFO, _("This privileged session ends at "
+	    "%s."), t);
+}
+
 static void
 show_last_login(pam_handle_t *pamh, struct result *res)
 {
@@ -369,11 +387,7 @@ show_last_login(pam_handle_t *pamh, struct result *res)
 		(void)say(pamh, PAM_ERROR_MSG, _("There were %u failed login "
 		    "attempts since your last login."),
 		    (unsigned)res->failed_since);
-	if (res->session_end != 0) {
-		fmt_time(res->session_end, t, sizeof(t));
-		(void)say(pamh, PAM_TEXT_INFO, _("This privileged session "
-		    "ends at %s."), t);
-	}
+	show_session_end(pamh, res);
 }
 
 /* ---- auth ---- */
@@ -512,8 +526,10 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		} else if (keep->session_end != 0 &&
 		    keep->session_end <= (int64_t)time(NULL))
 			pr = PAM_ACCT_EXPIRED;
-		else
+		else {
+			show_session_end(pamh, keep);
 			pr = PAM_SUCCESS;
+		}
 		goto done;
 	}
 	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL ||

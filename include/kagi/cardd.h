@@ -68,7 +68,9 @@ enum cardd_prompt_id {
 	CARDD_P_PASSWORD = 7,     /* account password, echo off */
 	CARDD_P_NO_CARD = 8,      /* no card within the wait */
 	CARDD_P_CARD_READ = 9,    /* arg: the card's label */
-	CARDD_P_MAX = 9,
+	CARDD_P_MEMBER = 10,      /* shared ID: the member's personal login,
+	                           * echo on; arg: the shared account */
+	CARDD_P_MAX = 10,
 };
 
 struct cardd_rule {
