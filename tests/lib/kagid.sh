@@ -57,14 +57,12 @@ kagid_tmpdir() {
 }
 
 kagid_free_port() {
-	if command -v python3 >/dev/null 2>&1; then
-		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-		return
-	fi
+	# below the kernel's ephemeral range (32768-60999), where outgoing
+	# connections take their local ports, so a port found free stays free
 	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 12000))
+		if [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ]; then
 			echo "$p"; return
 		fi
 	done

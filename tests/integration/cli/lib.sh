@@ -36,9 +36,11 @@ fail() {
 free_port() {
 	local p i
 	for i in $(seq 1 200); do
-		p=$(( 20000 + RANDOM % 40000 ))
+		# below the kernel's ephemeral range (32768-60999), where outgoing
+		# connections take their local ports, so a port found free stays free
+		p=$(( 20000 + RANDOM % 12000 ))
 		case " $* " in *" $p "*) continue ;; esac
-		if [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]; then
+		if [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ]; then
 			echo "$p"
 			return 0
 		fi
