@@ -40,6 +40,7 @@ enum conf_kind {
 	CK_DURATION, /* 90s, 15m, 24h, 30d */
 	CK_KEYTYPE,  /* p256, p384, rsa3072 */
 	CK_SECONDS,  /* whole seconds 0..600 */
+	CK_MILLIS,   /* whole milliseconds 0..100 */
 	CK_ONOFF,    /* on|off */
 	CK_DEVICE,   /* "auto" or a path */
 	CK_COMMAND,  /* a command line, <= 256 bytes, no control characters */
@@ -88,6 +89,7 @@ static const struct conf_key conf_keys[] = {
 	{ "ca", "validity_terminal", CK_DURATION, F(ca_validity_terminal) },
 	{ "ca", "validity_server", CK_DURATION, F(ca_validity_server) },
 	{ "ca", "validity_ocsp", CK_DURATION, F(ca_validity_ocsp) },
+	{ "ca", "group_commit_ms", CK_MILLIS, F(ca_group_commit_ms) },
 	{ "cardd", "socket", CK_PATH, F(cardd_socket) },
 	{ "cardd", "kagid_url", CK_URL, F(cardd_kagid_url) },
 	{ "cardd", "terminal_cert", CK_PATH, F(cardd_terminal_cert) },
@@ -414,6 +416,23 @@ conf_handler(void *user, const char *section, const char *key,
 		if (bad || v > 600) {
 			conf_error(p, KAGI_ERR_INVALID, section, key,
 			    _("expected a number of seconds from 0 to 600"));
+			return 0;
+		}
+		s = strdup(value);
+		break;
+	}
+	case CK_MILLIS: {
+		size_t n = strlen(value);
+		unsigned long v = 0;
+		int bad = n == 0 || n > 3;
+		for (size_t j = 0; !bad && j < n; j++) {
+			bad = value[j] < '0' || value[j] > '9';
+			v = v * 10 + (unsigned long)(value[j] - '0');
+		}
+		if (bad || v > 100) {
+			conf_error(p, KAGI_ERR_INVALID, section, key,
+			    _("expected a number of milliseconds from 0 to "
+			    "100"));
 			return 0;
 		}
 		s = strdup(value);

@@ -200,7 +200,7 @@ api_ca_issue(struct kagid_req *r)
 	uint8_t serial[CA_SERIAL_LEN];
 	unsigned flags = 0;
 	char err[256], hex[2 * STORE_SERIAL_MAX + 1], nabuf[64];
-	char *pem = NULL, *adetail = NULL;
+	char *pem = NULL, *adetail = NULL, *event = NULL;
 	int64_t now = kagi_now(), ina;
 	int rc, status = 0;
 
@@ -273,7 +273,12 @@ api_ca_issue(struct kagid_req *r)
 		    kagi_err_name(rc), r->peer);
 		goto fail;
 	}
-	if ((rc = store_txn_begin(k->store, 1, &t)) != 0)
+	/*
+	 * A member of the pending group commit (docs/ARCHITECTURE.md "Group
+	 * commit"): atomic on its own, durable with its batch; the answer
+	 * waits for that (kagid_gc_defer).
+	 */
+	if ((rc = store_batch_join(k->store, &t)) != 0)
 		goto fail;
 	rq.profile = prof;
 	rq.pubkey = pub;
@@ -445,12 +450,7 @@ api_ca_issue(struct kagid_req *r)
 	if ((rc = store_audit_append(t, now, actor.id, "ca.issue", hex, "ok",
 	    adetail, NULL)) != 0)
 		goto fail;
-	rc = store_txn_commit(t);
-	t = NULL;
-	if (rc != 0)
-		goto fail;
-	kagi_log_info("event=ca.issue serial=%s profile=%s holder=%s", hex,
-	    rec.profile, rec.holder);
+	/* the answer is ready before the record joins the batch */
 	if ((pem = pem_of(x)) == NULL ||
 	    kagi_time_format_utc(rec.not_after, nabuf, sizeof(nabuf)) != 0) {
 		rc = KAGI_ERR_NOMEM;
@@ -459,10 +459,27 @@ api_ca_issue(struct kagid_req *r)
 	resp = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "serial", hex,
 	    "profile", rec.profile, "holder", rec.holder, "subject",
 	    rec.subject, "not_after", nabuf, "pem", pem);
-	if (resp != NULL && (flags & CA_CSR_HAD_EXTENSIONS))
+	if (resp == NULL) {
+		rc = KAGI_ERR_NOMEM;
+		goto fail;
+	}
+	if (flags & CA_CSR_HAD_EXTENSIONS)
 		json_object_set_new(resp, "warning", json_string(
 		    N_("the CSR asked for extensions; they were ignored")));
-	kagid_reply_json(r, 201, resp);
+	{
+		char ev[256];
+		snprintf(ev, sizeof(ev), "event=ca.issue serial=%s profile=%s "
+		    "holder=%.64s", hex, rec.profile, rec.holder);
+		event = strdup(ev);
+	}
+	rc = store_txn_commit(t);
+	t = NULL;
+	if (rc != 0)
+		goto fail;
+	/* answered (201 or an error) once the batch is durable */
+	kagid_gc_defer(r, 201, resp, event);
+	resp = NULL;
+	event = NULL;
 	goto out;
 fail:
 	if (rc == 0)
@@ -480,6 +497,8 @@ out:
 	X509_free(x);
 	free(pem);
 	free(adetail);
+	free(event);
+	json_decref(resp);
 }
 
 /* ---- POST /v1/ca/revoke, /v1/ca/unhold ---- */

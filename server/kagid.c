@@ -379,6 +379,8 @@ signals_add(struct kagid *k)
 static void
 kagid_cleanup(struct kagid *k)
 {
+	/* answers waiting for a group commit go out while evhttp lives */
+	kagid_gc_stop(k);
 	kagid_listen_close(k);
 	kagid_sweep_timer_stop(k);
 	kagid_ca_close(k);
@@ -456,6 +458,10 @@ kagid_run(const struct kagid_opts *o)
 	}
 	/* the CA: PIN file, token, keys, certificates, CRLs (ca_service.c) */
 	if ((r = kagid_ca_open(&k)) != 0)
+		goto out;
+	/* issuances share durable commits (group_commit.c) */
+	if ((r = kagid_gc_start(&k, k.conf->ca_group_commit_ms != NULL ?
+	    (unsigned)strtoul(k.conf->ca_group_commit_ms, NULL, 10) : 0)) != 0)
 		goto out;
 	/* terminals present certificates from our own CA (R-TERM-1) */
 	if ((r = kagid_tls_trust_ca(&k)) != 0)

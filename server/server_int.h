@@ -75,6 +75,8 @@ struct kagid {
 	int ready_fd;
 	/* the CA service (ca_service.c); NULL until kagid_ca_open */
 	struct kagid_ca *ca;
+	/* group commit of issuances (group_commit.c); NULL: commit at once */
+	struct kagid_gc *gc;
 };
 
 /* main entry points (return 0 or KAGI_ERR_*; messages already printed) */
@@ -233,6 +235,23 @@ int kagid_ca_init_record(struct kagid_ca_init *ci, struct store_txn *t,
 /* SHA-256 fingerprint (hex) of the root certificate. */
 const char *kagid_ca_init_root_fp(const struct kagid_ca_init *ci);
 void kagid_ca_init_free(struct kagid_ca_init *ci);
+
+/*
+ * group_commit.c (docs/ARCHITECTURE.md "Group commit").  kagid_gc_start
+ * installs the store's batch callback and the flush timer (window_ms 0:
+ * the next loop iteration; at most 100).  A handler that recorded its
+ * change as a batch member (store_batch_join + store_txn_commit) answers
+ * through kagid_gc_defer: obj (reference taken) is sent with status once
+ * the batch is committed and synced, and `event` (malloc'd, taken; may be
+ * NULL) is logged then; if the batch fails, an error answer is sent
+ * instead.  Without kagid_gc_start the batch is committed inside
+ * kagid_gc_defer.  kagid_gc_stop commits and answers what waits.
+ */
+struct kagid_gc;
+int kagid_gc_start(struct kagid *k, unsigned window_ms) KAGI_WUR;
+void kagid_gc_stop(struct kagid *k);
+void kagid_gc_defer(struct kagid_req *r, int status, json_t *obj,
+    char *event);
 
 /* api_ca.c, api_terminal.c: route tables (listed in api.c) */
 extern const struct kagid_route kagid_ca_routes[];

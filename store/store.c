@@ -316,6 +316,18 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	if (s->batch_member != NULL) {
+		/* the caller still holds it: leave it unusable, not dangling */
+		s->batch_member->txn = NULL;
+		s->batch_member = NULL;
+	}
+	if (s->batch != NULL) {
+		/* never committed, so nothing in it was answered */
+		kagi_log_warn("store: closing with a pending batch of %zu; "
+		    "aborted", s->batch_n);
+		mdb_txn_abort(s->batch);
+		s->batch = NULL;
+	}
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	free(s);
@@ -325,6 +337,115 @@ uint32_t
 store_schema_version(const struct store *s)
 {
 	return s == NULL ? 0 : s->schema;
+}
+
+/* ---- group commit (store.h "group commit") ---- */
+
+void
+store_batch_set_cb(struct store *s, store_batch_cb *cb, void *arg)
+{
+	if (s == NULL)
+		return;
+	s->batch_cb = cb;
+	s->batch_arg = arg;
+}
+
+size_t
+store_batch_pending(const struct store *s)
+{
+	return s == NULL || s->batch == NULL ? 0 : s->batch_n;
+}
+
+int
+store_batch_commit(struct store *s)
+{
+	size_t n;
+	int r = KAGI_ERR_INTERNAL, rc;
+
+	if (s == NULL)
+		return KAGI_ERR_INVALID;
+	if (s->batch == NULL)
+		return 0;
+	if (s->batch_member != NULL) {
+		kagi_log_err("store: batch commit while a member is open");
+		return KAGI_ERR_INTERNAL;
+	}
+	n = s->batch_n;
+	if (s->batch_failed) {
+		kagi_log_err("store: a batch member failed to merge; batch of "
+		    "%zu aborted", n);
+		mdb_txn_abort(s->batch);
+		r = KAGI_ERR_INTERNAL;
+	} else {
+		/* durable (LMDB's default sync) before anyone is answered */
+		rc = mdb_txn_commit(s->batch);
+		r = rc == 0 ? 0 : store_lmdb_err(rc, "batch commit");
+	}
+	s->batch = NULL;
+	s->batch_n = 0;
+	s->batch_failed = 0;
+	if (s->batch_cb != NULL)
+		s->batch_cb(r, n, s->batch_arg);
+	return r;
+}
+
+/*
+ * Before any other writer: commit the pending batch (its callback answers
+ * its requests), so LMDB's single writer lock is free again.  Its result
+ * belongs to the batch's requests, not to this writer.
+ */
+static int
+batch_flush_for_writer(struct store *s, const char *what)
+{
+	if (s->batch_member != NULL) {
+		kagi_log_err("store: %s while a batch member is open (would "
+		    "deadlock); refused", what);
+		return KAGI_ERR_INTERNAL;
+	}
+	if (s->batch != NULL && store_batch_commit(s) != 0)
+		kagi_log_warn("store: pending batch failed before %s", what);
+	return 0;
+}
+
+int
+store_batch_join(struct store *s, struct store_txn **out)
+{
+	struct store_txn *t = NULL;
+	int rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (s == NULL || out == NULL)
+		return KAGI_ERR_INVALID;
+	if (s->read_only) {
+		kagi_log_err("store: batch on a read-only store");
+		return KAGI_ERR_INVALID;
+	}
+	if (s->batch_member != NULL) {
+		kagi_log_err("store: a batch member is already open");
+		return KAGI_ERR_INTERNAL;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return KAGI_ERR_NOMEM;
+	if (s->batch == NULL) {
+		if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->batch)) != 0) {
+			s->batch = NULL;
+			free(t);
+			return store_lmdb_err(rc, "begin batch");
+		}
+		s->batch_n = 0;
+		s->batch_failed = 0;
+	}
+	if ((rc = mdb_txn_begin(s->env, s->batch, 0, &t->txn)) != 0) {
+		free(t);
+		return store_lmdb_err(rc, "begin batch member");
+	}
+	t->s = s;
+	t->write = 1;
+	t->member = 1;
+	s->batch_member = t;
+	*out = t;
+	return 0;
 }
 
 static int
@@ -360,6 +481,8 @@ store_backup(struct store *s, const char *dir)
 		return KAGI_ERR_INVALID;
 	if ((r = ensure_dir(dir, 1)) != 0)
 		return r;
+	if ((r = batch_flush_for_writer(s, "backup")) != 0)
+		return r;
 	if ((r = dir_is_empty(dir)) != 0)
 		return r;
 	if ((rc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT)) != 0) {
@@ -383,6 +506,11 @@ store_txn_begin(struct store *s, int write, struct store_txn **out)
 	if (write && s->read_only) {
 		kagi_log_err("store: write transaction on a read-only store");
 		return KAGI_ERR_INVALID;
+	}
+	if (write) {
+		int r = batch_flush_for_writer(s, "write transaction");
+		if (r != 0)
+			return r;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return KAGI_ERR_NOMEM;
@@ -411,8 +539,20 @@ store_txn_commit(struct store_txn *t)
 		store_txn_abort(t);
 		return KAGI_ERR_INTERNAL;
 	}
+	if (t->txn == NULL) {           /* its store was closed under it */
+		free(t);
+		return KAGI_ERR_INTERNAL;
+	}
 	rc = mdb_txn_commit(t->txn);
 	t->txn = NULL;
+	if (t->member) {
+		/* merged into the batch: durable only at store_batch_commit */
+		t->s->batch_member = NULL;
+		if (rc != 0)
+			t->s->batch_failed = 1;
+		else if (t->dirty)
+			t->s->batch_n++;
+	}
 	free(t);
 	if (rc != 0)
 		return store_lmdb_err(rc, "commit");
@@ -426,6 +566,8 @@ store_txn_abort(struct store_txn *t)
 		return;
 	if (t->txn != NULL)
 		mdb_txn_abort(t->txn);
+	if (t->member && t->txn != NULL)
+		t->s->batch_member = NULL;
 	free(t);
 }
 

@@ -30,6 +30,13 @@ struct store {
 	MDB_dbi dbi[STORE_DB_COUNT];
 	uint32_t schema;
 	int read_only;
+	/* group commit (store_batch_*): the pending batch, its open member */
+	MDB_txn *batch;
+	struct store_txn *batch_member;
+	size_t batch_n;       /* members committed into the batch */
+	int batch_failed;     /* a member's commit failed: abort the batch */
+	store_batch_cb *batch_cb;
+	void *batch_arg;
 };
 
 struct store_txn {
@@ -38,6 +45,7 @@ struct store_txn {
 	int write;
 	int dirty;    /* a record was put or deleted */
 	int audited;  /* at least one audit record was appended */
+	int member;   /* a nested transaction inside the pending batch */
 };
 
 /* LMDB return code -> KAGI_ERR_*; logs everything but MDB_NOTFOUND. */

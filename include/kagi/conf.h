@@ -11,7 +11,8 @@
  *   [client]  socket, url, cert, key, ca
  *   [ca]      key_type, org, upn_suffix, base_url, crl_dir,
  *             crl_next_update, ocsp_validity, validity_staff_logon,
- *             validity_terminal, validity_server, validity_ocsp
+ *             validity_terminal, validity_server, validity_ocsp,
+ *             group_commit_ms
  *             (docs/CA.md "Configuration"; durations as "30d", "24h")
  *   [cardd]   socket, kagid_url, terminal_cert, terminal_key, ca,
  *             pkcs11_module, card_wait, fido, fido_device,
@@ -67,6 +68,7 @@ struct kagi_conf {
 	char *ca_validity_terminal;
 	char *ca_validity_server;
 	char *ca_validity_ocsp;   /* OCSP signer certificate */
+	char *ca_group_commit_ms; /* issuance group-commit window, "0".."100" */
 	/* [cardd] (kagi-cardd on a terminal; NULL = default) */
 	char *cardd_socket;        /* default /run/kagi/cardd.sock */
 	char *cardd_kagid_url;     /* https://host:port of the zone's kagid */

@@ -49,6 +49,32 @@ int store_txn_commit(struct store_txn *t) KAGI_WUR;
 /* Abort and free; NULL-safe. */
 void store_txn_abort(struct store_txn *t);
 
+/*
+ * ---- group commit (docs/ARCHITECTURE.md "Group commit") ----
+ * A batch is one pending write transaction that several independent
+ * changes join.  store_batch_join gives a member: a nested write
+ * transaction inside the batch, used like any write transaction (same
+ * audit invariant) and atomic on its own: store_txn_commit merges it into
+ * the batch (nothing is durable yet), store_txn_abort discards only it.
+ * One member at a time.  Nothing in a batch is durable, or visible to read
+ * transactions, until store_batch_commit has committed and synced it; the
+ * caller answers the requests behind the members only then, from the
+ * callback.  store_txn_begin(write) and store_backup first commit a pending
+ * batch (so a later writer never waits for, or deadlocks on, the batch);
+ * they refuse with KAGI_ERR_INTERNAL while a member is open.
+ *
+ * The callback runs after every batch commit, with 0 or the error (a
+ * failed batch committed none of its members: fail every request).
+ * store_close aborts a pending batch without calling it.
+ */
+typedef void store_batch_cb(int result, size_t members, void *arg);
+void store_batch_set_cb(struct store *s, store_batch_cb *cb, void *arg);
+int store_batch_join(struct store *s, struct store_txn **out) KAGI_WUR;
+/* Commit the pending batch (0 if there is none); calls the callback. */
+int store_batch_commit(struct store *s) KAGI_WUR;
+/* Members committed into the pending batch (0: no batch pending). */
+size_t store_batch_pending(const struct store *s);
+
 /* ---- audit log (R-LOG-1..5) ---- */
 
 struct store_audit {
