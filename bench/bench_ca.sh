@@ -41,6 +41,8 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0));
 rate_of() { sed -n 's/.*: [0-9]* ok in [0-9.]* s: \([0-9.]*\)\/s .*/\1/p' "$1"; }
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(uname -sr), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "== load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+trap 'echo "== load average at end: $(cut -d" " -f1-3 /proc/loadavg)"; cleanup' EXIT
 HP=$(port); AP=$(port)
 "$BIN/kagi" --quiet init --dir "$T/d" --port "$AP" --http-port "$HP" >/dev/null 2>&1
 sed -i 's/^log = stderr$/log = stderr\nlog_level = warn/' "$T/d/kagi.conf"

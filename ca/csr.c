@@ -4,12 +4,26 @@
  * trailing bytes, canonical encoding), key checked against the allowlist
  * before any signature work, then the self-signature verified (proof of
  * possession).  Only the public key leaves this file.
+ *
+ * Speed (docs/BENCHMARKS.md "CA"): OpenSSL 3.0 decodes the key of every
+ * parsed SubjectPublicKeyInfo through a decoder context it builds anew each
+ * time, which cost more than signing the certificate.  So the CSR is parsed
+ * with a template of our own (same fields and DER rules as X509_REQ, the key
+ * left as algorithm + BIT STRING), and P-256/P-384 keys with an
+ * uncompressed point are imported directly from it; any other key goes through d2i_PUBKEY as
+ * before.  tests/unit/ca checks that both give the same key.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/asn1t.h>
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -76,17 +90,159 @@ out:
 	return r;
 }
 
+/*
+ * PKCS#10 (RFC 2986) as X509_REQ parses it, but with the key not decoded:
+ * attributes [0] IMPLICIT SET OF, mandatory (X509_REQ re-encodes an absent
+ * one as empty, which the canonical check refused anyway).
+ */
+typedef struct {
+	X509_ALGOR *alg;
+	ASN1_BIT_STRING *key;
+} KAGI_CSR_SPKI;
+
+typedef struct {
+	ASN1_INTEGER *version;
+	X509_NAME *subject;
+	KAGI_CSR_SPKI *spki;
+	STACK_OF(X509_ATTRIBUTE) *attributes;
+} KAGI_CSR_INFO;
+
+typedef struct {
+	KAGI_CSR_INFO *info;
+	X509_ALGOR *sig_alg;
+	ASN1_BIT_STRING *sig;
+} KAGI_CSR;
+
+ASN1_SEQUENCE(KAGI_CSR_SPKI) = {
+	ASN1_SIMPLE(KAGI_CSR_SPKI, alg, X509_ALGOR),
+	ASN1_SIMPLE(KAGI_CSR_SPKI, key, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(KAGI_CSR_SPKI)
+
+ASN1_SEQUENCE(KAGI_CSR_INFO) = {
+	ASN1_SIMPLE(KAGI_CSR_INFO, version, ASN1_INTEGER),
+	ASN1_SIMPLE(KAGI_CSR_INFO, subject, X509_NAME),
+	ASN1_SIMPLE(KAGI_CSR_INFO, spki, KAGI_CSR_SPKI),
+	ASN1_IMP_SET_OF(KAGI_CSR_INFO, attributes, X509_ATTRIBUTE, 0)
+} static_ASN1_SEQUENCE_END(KAGI_CSR_INFO)
+
+ASN1_SEQUENCE(KAGI_CSR) = {
+	ASN1_SIMPLE(KAGI_CSR, info, KAGI_CSR_INFO),
+	ASN1_SIMPLE(KAGI_CSR, sig_alg, X509_ALGOR),
+	ASN1_SIMPLE(KAGI_CSR, sig, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(KAGI_CSR)
+
 static void
-log_key_alg(X509_REQ *req)
+log_key_alg(const KAGI_CSR_SPKI *spki)
 {
-	X509_PUBKEY *xpk = X509_REQ_get_X509_PUBKEY(req);
-	ASN1_OBJECT *alg = NULL;
+	const ASN1_OBJECT *alg = NULL;
 	char oid[80] = "?";
 
-	if (xpk != NULL &&
-	    X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL, xpk) && alg != NULL)
+	X509_ALGOR_get0(&alg, NULL, NULL, spki->alg);
+	if (alg != NULL)
 		OBJ_obj2txt(oid, sizeof(oid), alg, 1);
 	kagi_log_warn("event=csr_refused reason=key_algorithm oid=%s", oid);
+}
+
+/*
+ * The fast path: an id-ecPublicKey on a named allowlisted curve, imported
+ * from its point (the EC key manager checks that it is on the curve, as the
+ * decoder does).  Returns NULL, nothing logged, for anything else.
+ */
+static EVP_PKEY *
+ec_key_from_spki(const KAGI_CSR_SPKI *spki)
+{
+	const ASN1_OBJECT *alg = NULL;
+	const void *pval = NULL;
+	int ptype = 0, curve;
+	const char *group;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pk = NULL;
+	OSSL_PARAM params[3];
+
+	X509_ALGOR_get0(&alg, &ptype, &pval, spki->alg);
+	if (OBJ_obj2nid(alg) != NID_X9_62_id_ecPublicKey ||
+	    ptype != V_ASN1_OBJECT || pval == NULL)
+		return NULL;
+	curve = OBJ_obj2nid(pval);
+	if (curve == NID_X9_62_prime256v1)
+		group = "prime256v1";
+	else if (curve == NID_secp384r1)
+		group = "secp384r1";
+	else
+		return NULL;
+	/* a key with unused bits is left to the general path */
+	if ((spki->key->flags & ASN1_STRING_FLAG_BITS_LEFT) != 0 &&
+	    (spki->key->flags & 0x07) != 0)
+		return NULL;
+	/* uncompressed points only: a compressed one keeps its form in the
+	 * decoder's key, so it goes the general way */
+	if (spki->key->length < 1 || spki->key->data[0] != 0x04)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+	    spki->key->data, (size_t)spki->key->length);
+	params[2] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+		EVP_PKEY_free(pk);
+		pk = NULL;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	return pk;
+}
+
+/* The general path: OpenSSL's decoders on the SubjectPublicKeyInfo. */
+static EVP_PKEY *
+key_from_spki(const KAGI_CSR_SPKI *spki)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int len = ASN1_item_i2d((const ASN1_VALUE *)spki, &der,
+	    ASN1_ITEM_rptr(KAGI_CSR_SPKI));
+	EVP_PKEY *pk = NULL;
+
+	if (len > 0) {
+		p = der;
+		pk = d2i_PUBKEY(NULL, &p, len);
+		if (pk != NULL && p != der + len) {
+			EVP_PKEY_free(pk);
+			pk = NULL;
+		}
+	}
+	OPENSSL_free(der);
+	return pk;
+}
+
+/* Requested extensions (extensionRequest, either OID) present? */
+static int
+count_requested_exts(const KAGI_CSR_INFO *info)
+{
+	int n = 0;
+
+	for (int i = 0; i < sk_X509_ATTRIBUTE_num(info->attributes); i++) {
+		X509_ATTRIBUTE *a = sk_X509_ATTRIBUTE_value(info->attributes, i);
+		int nid = OBJ_obj2nid(X509_ATTRIBUTE_get0_object(a));
+		ASN1_TYPE *t;
+		const unsigned char *p;
+		STACK_OF(X509_EXTENSION) *exts;
+
+		if (nid != NID_ext_req && nid != NID_ms_ext_req)
+			continue;
+		if ((t = X509_ATTRIBUTE_get0_type(a, 0)) == NULL ||
+		    t->type != V_ASN1_SEQUENCE)
+			continue;
+		p = t->value.sequence->data;
+		exts = (STACK_OF(X509_EXTENSION) *)ASN1_item_d2i(NULL, &p,
+		    t->value.sequence->length, ASN1_ITEM_rptr(X509_EXTENSIONS));
+		n += sk_X509_EXTENSION_num(exts) > 0 ?
+		    sk_X509_EXTENSION_num(exts) : 0;
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+		/* X509_REQ_get_extensions reads the first one only */
+		break;
+	}
+	return n;
 }
 
 int
@@ -100,10 +256,9 @@ ca_csr_parse(const uint8_t *in, size_t len, EVP_PKEY **pubkey_out,
 	const uint8_t *skip;
 	long dlen = 0;
 	size_t i;
-	int relen;
-	X509_REQ *req = NULL;
+	int relen, nexts;
+	KAGI_CSR *req = NULL;
 	EVP_PKEY *pk = NULL;
-	STACK_OF(X509_EXTENSION) *exts = NULL;
 
 	if (pubkey_out != NULL)
 		*pubkey_out = NULL;
@@ -135,7 +290,8 @@ ca_csr_parse(const uint8_t *in, size_t len, EVP_PKEY **pubkey_out,
 		goto out;
 	}
 	p = der;
-	if ((req = d2i_X509_REQ(NULL, &p, dlen)) == NULL) {
+	if ((req = (KAGI_CSR *)ASN1_item_d2i(NULL, &p, dlen,
+	    ASN1_ITEM_rptr(KAGI_CSR))) == NULL) {
 		kagi_log_warn("event=csr_refused reason=der_decode");
 		r = KAGI_ERR_FORMAT;
 		goto out;
@@ -148,44 +304,46 @@ ca_csr_parse(const uint8_t *in, size_t len, EVP_PKEY **pubkey_out,
 		goto out;
 	}
 	/* Canonical DER only: the bytes must re-encode identically. */
-	relen = i2d_X509_REQ(req, &reenc);
+	relen = ASN1_item_i2d((const ASN1_VALUE *)req, &reenc,
+	    ASN1_ITEM_rptr(KAGI_CSR));
 	if (relen != (int)dlen || memcmp(reenc, der, (size_t)dlen) != 0) {
 		kagi_log_warn("event=csr_refused reason=not_der");
 		r = KAGI_ERR_FORMAT;
 		goto out;
 	}
-	if (X509_REQ_get_version(req) != X509_REQ_VERSION_1) {
+	if (ASN1_INTEGER_get(req->info->version) != X509_REQ_VERSION_1) {
 		kagi_log_warn("event=csr_refused reason=version");
 		r = KAGI_ERR_FORMAT;
 		goto out;
 	}
-	if ((pk = X509_REQ_get_pubkey(req)) == NULL) {
-		log_key_alg(req);
+	if ((pk = ec_key_from_spki(req->info->spki)) == NULL)
+		pk = key_from_spki(req->info->spki);
+	if (pk == NULL) {
+		log_key_alg(req->info->spki);
 		r = KAGI_ERR_INVALID;
 		goto out;
 	}
 	/* Allowlist before any signature work (no RSA-16384 verify). */
 	if ((r = ca_key_check(pk)) != 0)
 		goto out;
-	if (X509_REQ_verify(req, pk) != 1) {
+	if (ASN1_item_verify_ex(ASN1_ITEM_rptr(KAGI_CSR_INFO), req->sig_alg,
+	    req->sig, req->info, NULL, pk, NULL, NULL) != 1) {
 		kagi_log_warn("event=csr_refused reason=signature");
 		r = KAGI_ERR_SIG;
 		goto out;
 	}
-	exts = X509_REQ_get_extensions(req);
-	if (flags != NULL && exts != NULL && sk_X509_EXTENSION_num(exts) > 0) {
+	nexts = count_requested_exts(req->info);
+	if (flags != NULL && nexts > 0) {
 		*flags |= CA_CSR_HAD_EXTENSIONS;
-		kagi_log_info("CSR requested %d extensions; ignored",
-		    sk_X509_EXTENSION_num(exts));
+		kagi_log_info("CSR requested %d extensions; ignored", nexts);
 	}
 	*pubkey_out = pk;
 	pk = NULL;
 	r = 0;
 out:
 	ERR_clear_error();
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	EVP_PKEY_free(pk);
-	X509_REQ_free(req);
+	ASN1_item_free((ASN1_VALUE *)req, ASN1_ITEM_rptr(KAGI_CSR));
 	OPENSSL_free(reenc);
 	OPENSSL_free(pemder);
 	kbuf_free(view);

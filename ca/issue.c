@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -507,6 +508,76 @@ add_nocheck(X509 *x)
 	return ok;
 }
 
+/*
+ * The subject key of an end-entity certificate, for P-256/P-384 keys with
+ * uncompressed points, written as algorithm + point (RFC 5480) straight from the key's
+ * parameters.  X509_set_pubkey would encode the key through an OpenSSL 3.0
+ * encoder context and decode the result again through a decoder context,
+ * both built anew per call (docs/BENCHMARKS.md "CA"); the encoding is the
+ * same (tests/unit/ca compares it with i2d_PUBKEY).  The certificate then
+ * caches no EVP_PKEY (X509_get0_pubkey returns NULL), so only end-entity
+ * profiles take this path: CA and OCSP-signer certificates are used as
+ * issuers in this process.  Returns 1 done, 0 not applicable, -1 error.
+ */
+static int
+set_ec_spki(X509 *x, EVP_PKEY *pk)
+{
+	char group[64], form[32];
+	unsigned char pt[1 + 2 * 48];
+	unsigned char *copy;
+	size_t glen = 0, ptlen = 0;
+	int curve;
+
+	if (!EVP_PKEY_is_a(pk, "EC") || EVP_PKEY_is_a(pk, "SM2") ||
+	    !EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME,
+	    group, sizeof(group), &glen)) {
+		ERR_clear_error();
+		return 0;
+	}
+	if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
+		curve = NID_X9_62_prime256v1;
+	else if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
+		curve = NID_secp384r1;
+	else
+		return 0;
+	/* the encoder keeps a compressed form: leave such keys to it */
+	if (!EVP_PKEY_get_utf8_string_param(pk,
+	    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, form, sizeof(form),
+	    &glen) || strcmp(form, "uncompressed") != 0) {
+		ERR_clear_error();
+		return 0;
+	}
+	if (!EVP_PKEY_get_octet_string_param(pk,
+	    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt), &ptlen) ||
+	    ptlen == 0 || pt[0] != 0x04) {
+		ERR_clear_error();
+		return 0;
+	}
+	if ((copy = OPENSSL_memdup(pt, ptlen)) == NULL)
+		return -1;
+	if (!X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x),
+	    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+	    OBJ_nid2obj(curve), copy, (int)ptlen)) {
+		OPENSSL_free(copy);
+		return -1;
+	}
+	return 1;
+}
+
+static int
+set_subject_key(X509 *x, const struct ca_request *req)
+{
+	int fast = 0;
+
+	if (req->profile == CA_PROFILE_STAFF_LOGON ||
+	    req->profile == CA_PROFILE_TERMINAL ||
+	    req->profile == CA_PROFILE_SERVER)
+		fast = set_ec_spki(x, req->pubkey);
+	if (fast < 0)
+		return 0;
+	return fast == 1 || X509_set_pubkey(x, req->pubkey);
+}
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static int
@@ -631,7 +702,7 @@ ca_cert_issue(const struct ca_issuer *iss, const struct ca_request *req,
 	    !X509_set_issuer_name(x, iss->cert != NULL ?
 	    X509_get_subject_name(iss->cert) : subj) ||
 	    !X509_set1_notBefore(x, nb) || !X509_set1_notAfter(x, na) ||
-	    !X509_set_pubkey(x, req->pubkey)) {
+	    !set_subject_key(x, req)) {
 		ca_log_ossl("certificate fields");
 		goto out;
 	}

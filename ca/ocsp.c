@@ -15,6 +15,14 @@
  *   signature per request, so such responses are never cached; with
  *   CA_OCSP_NONCE_IGNORE (RFC 8954 allows it) nonces are not echoed and the
  *   cache serves them too.
+ * - Cache (docs/CA.md "OCSP"): signed responses to single-CertID requests
+ *   without an echoed nonce, keyed by the request's exact DER bytes.  A
+ *   request whose bytes are in the cache was parsed and checked in full
+ *   when the entry was made, so it is not parsed again: its serial's
+ *   status is looked up as always and the stored answer is reused only
+ *   while that status is unchanged, more than half its validity remains
+ *   and the entry was made for this responder's CA.  tests/unit/ca checks
+ *   the reused answers with openssl.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -344,13 +352,63 @@ lookup_status(OCSP_CERTID *cid, ca_ocsp_lookup_fn *lookup, void *arg,
 	return 0;
 }
 
+/* What a cache entry knows about its request (checked when it was made). */
+struct cache_req {
+	unsigned char issuer_key[20];  /* SHA-1 of the responder's CA key */
+	uint8_t serial[20];
+	size_t serial_len;
+	int negative;                  /* a negative serial: always unknown */
+	int had_nonce;                 /* cached under CA_OCSP_NONCE_IGNORE */
+};
+
 /* Cache internals (below). */
+static int cache_peek(struct ca_ocsp_cache *c, const unsigned char *key,
+    size_t klen, struct cache_req *cr);
 static int cache_get(struct ca_ocsp_cache *c, const unsigned char *key,
     size_t klen, const struct ca_ocsp_status *st, int64_t now,
     uint8_t **resp, size_t *len);
+static void cache_count_miss(struct ca_ocsp_cache *c);
 static void cache_put(struct ca_ocsp_cache *c, const unsigned char *key,
-    size_t klen, const struct ca_ocsp_status *st, int64_t this_update,
-    int64_t validity, const uint8_t *resp, size_t len);
+    size_t klen, const struct cache_req *cr, const struct ca_ocsp_status *st,
+    int64_t this_update, int64_t validity, const uint8_t *resp, size_t len);
+
+/*
+ * The cache's fast path: 0 answered from the cache, KAGI_ERR_NOT_FOUND not
+ * there (*counted: a stale entry was dropped and counted as a miss), any
+ * other error from the status lookup.
+ */
+static int
+respond_cached(struct ca_ocsp_responder *r, struct ca_ocsp_cache *cache,
+    const uint8_t *reqder, size_t req_len, ca_ocsp_lookup_fn *lookup,
+    void *arg, int64_t now, uint8_t **resp, size_t *resp_len, int *counted)
+{
+	struct cache_req cr;
+	struct ca_ocsp_status st;
+	int rc;
+
+	*counted = 0;
+	if (cache_peek(cache, reqder, req_len, &cr) != 0 ||
+	    memcmp(cr.issuer_key, r->key_sha1, sizeof(cr.issuer_key)) != 0 ||
+	    (cr.had_nonce && r->nonce == CA_OCSP_NONCE_HONOUR))
+		return KAGI_ERR_NOT_FOUND;
+	memset(&st, 0, sizeof(st));
+	if (cr.negative) {
+		st.status = CA_OCSP_UNKNOWN;
+	} else {
+		if ((rc = lookup(cr.serial, cr.serial_len, &st, arg)) != 0) {
+			kagi_log_err("OCSP status lookup failed: %s",
+			    kagi_err_name(rc));
+			return rc;
+		}
+		if (st.status != CA_OCSP_GOOD && st.status != CA_OCSP_REVOKED &&
+		    st.status != CA_OCSP_UNKNOWN)
+			return KAGI_ERR_INTERNAL;
+	}
+	if (cache_get(cache, reqder, req_len, &st, now, resp, resp_len) == 0)
+		return 0;
+	*counted = 1;
+	return KAGI_ERR_NOT_FOUND;
+}
 
 static int
 sign_response(struct ca_ocsp_responder *r, OCSP_REQUEST *req,
@@ -439,8 +497,8 @@ ca_ocsp_respond(struct ca_ocsp_responder *r, struct ca_ocsp_cache *cache,
 	int rc = KAGI_ERR_INTERNAL;
 	OCSP_REQUEST *req = NULL;
 	struct ca_ocsp_status sts[CA_OCSP_MAX_CERTIDS];
-	unsigned char *key = NULL;
-	int n, i, klen = 0, nonce, cacheable;
+	struct cache_req cr;
+	int n, i, nonce, cacheable, counted = 0;
 
 	if (resp != NULL)
 		*resp = NULL;
@@ -448,6 +506,13 @@ ca_ocsp_respond(struct ca_ocsp_responder *r, struct ca_ocsp_cache *cache,
 		*resp_len = 0;
 	if (r == NULL || lookup == NULL || resp == NULL || resp_len == NULL)
 		return KAGI_ERR_INVALID;
+	if (cache != NULL && reqder != NULL && req_len > 0 &&
+	    req_len <= CA_OCSP_MAX_REQUEST) {
+		rc = respond_cached(r, cache, reqder, req_len, lookup, arg, now,
+		    resp, resp_len, &counted);
+		if (rc != KAGI_ERR_NOT_FOUND)
+			return rc;
+	}
 	ERR_clear_error();
 	if ((rc = ca_ocsp_request_parse(reqder, req_len, &req)) != 0)
 		return rc;
@@ -468,26 +533,31 @@ ca_ocsp_respond(struct ca_ocsp_responder *r, struct ca_ocsp_cache *cache,
 	nonce = count_nonces(req) > 0 && r->nonce == CA_OCSP_NONCE_HONOUR;
 	cacheable = cache != NULL && n == 1 && !nonce;
 	if (cacheable) {
-		klen = i2d_OCSP_CERTID(
-		    OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0)), &key);
-		if (klen <= 0) {
-			rc = KAGI_ERR_NOMEM;
+		ASN1_INTEGER *sn = NULL;
+
+		memset(&cr, 0, sizeof(cr));
+		if (!OCSP_id_get0_info(NULL, NULL, NULL, &sn,
+		    OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0))) ||
+		    sn == NULL || ASN1_STRING_length(sn) < 1 ||
+		    ASN1_STRING_length(sn) > 20) {
+			rc = KAGI_ERR_INTERNAL;
 			goto out;
 		}
-		if (cache_get(cache, key, (size_t)klen, &sts[0], now, resp,
-		    resp_len) == 0) {
-			rc = 0;
-			goto out;
-		}
+		memcpy(cr.issuer_key, r->key_sha1, sizeof(cr.issuer_key));
+		cr.serial_len = (size_t)ASN1_STRING_length(sn);
+		memcpy(cr.serial, ASN1_STRING_get0_data(sn), cr.serial_len);
+		cr.negative = ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER;
+		cr.had_nonce = count_nonces(req) > 0;
+		if (!counted)
+			cache_count_miss(cache);
 	}
 	if ((rc = sign_response(r, req, sts, nonce, now, resp, resp_len)) != 0)
 		goto out;
 	if (cacheable)
-		cache_put(cache, key, (size_t)klen, &sts[0], now, r->validity,
+		cache_put(cache, reqder, req_len, &cr, &sts[0], now, r->validity,
 		    *resp, *resp_len);
 	rc = 0;
 out:
-	OPENSSL_free(key);
 	OCSP_REQUEST_free(req);
 	return rc;
 }
@@ -542,8 +612,9 @@ ca_ocsp_error_response(int err, uint8_t **resp, size_t *resp_len)
 
 struct cache_ent {
 	struct cache_ent *next;
-	unsigned char *key;
+	unsigned char *key;            /* the request's DER */
 	size_t klen;
+	struct cache_req cr;
 	struct ca_ocsp_status st;
 	int64_t this_update, validity;
 	uint8_t *resp;
@@ -681,6 +752,30 @@ cache_find(struct ca_ocsp_cache *c, const unsigned char *key, size_t klen)
 }
 
 static int
+cache_peek(struct ca_ocsp_cache *c, const unsigned char *key, size_t klen,
+    struct cache_req *cr)
+{
+	struct cache_ent *e;
+
+	pthread_mutex_lock(&c->mu);
+	e = *cache_find(c, key, klen);
+	if (e != NULL)
+		*cr = e->cr;
+	pthread_mutex_unlock(&c->mu);
+	return e != NULL ? 0 : KAGI_ERR_NOT_FOUND;
+}
+
+static void
+cache_count_miss(struct ca_ocsp_cache *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->misses++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* A fresh entry's answer (copied) or KAGI_ERR_NOT_FOUND; drops a stale one
+ * and counts the miss. */
+static int
 cache_get(struct ca_ocsp_cache *c, const unsigned char *key, size_t klen,
     const struct ca_ocsp_status *st, int64_t now, uint8_t **resp,
     size_t *len)
@@ -706,8 +801,8 @@ cache_get(struct ca_ocsp_cache *c, const unsigned char *key, size_t klen,
 		*pp = e->next;
 		ent_free(e);
 		c->n--;
+		c->misses++;
 	}
-	c->misses++;
 out:
 	pthread_mutex_unlock(&c->mu);
 	return r;
@@ -715,8 +810,8 @@ out:
 
 static void
 cache_put(struct ca_ocsp_cache *c, const unsigned char *key, size_t klen,
-    const struct ca_ocsp_status *st, int64_t this_update, int64_t validity,
-    const uint8_t *resp, size_t len)
+    const struct cache_req *cr, const struct ca_ocsp_status *st,
+    int64_t this_update, int64_t validity, const uint8_t *resp, size_t len)
 {
 	struct cache_ent *e, **pp;
 
@@ -729,6 +824,7 @@ cache_put(struct ca_ocsp_cache *c, const unsigned char *key, size_t klen,
 	memcpy(e->resp, resp, len);
 	e->klen = klen;
 	e->len = len;
+	e->cr = *cr;
 	e->st = *st;
 	e->this_update = this_update;
 	e->validity = validity;

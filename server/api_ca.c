@@ -40,54 +40,17 @@
 
 /* ---- request helpers ---- */
 
-static int
-body_json(struct kagid_req *r, json_t **out, char *err, size_t errlen)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t n = in != NULL ? evbuffer_get_length(in) : 0;
-	char *text = NULL;
-	int rc;
-
-	*out = NULL;
-	err[0] = '\0';
-	if (n == 0) {
-		snprintf(err, errlen, "%s", "a JSON object body is required");
-		return KAGI_ERR_FORMAT;
-	}
-	if (n > KAGI_JSON_MAX_BODY)
-		return KAGI_ERR_LIMIT;
-	if ((text = malloc(n + 1)) == NULL)
-		return KAGI_ERR_NOMEM;
-	if (evbuffer_remove(in, text, n) != (int)n) {
-		free(text);
-		return KAGI_ERR_INTERNAL;
-	}
-	text[n] = '\0';
-	rc = kagi_json_parse_object(text, n, out, err, errlen);
-	free(text);
-	return rc;
-}
-
 /* Refuse unknown members: a typo must not silently change what happens. */
 static int
 only_keys(const json_t *o, const char *const *allowed, char *err,
     size_t errlen)
 {
-	const char *key;
-	json_t *v;
+	const char *key = kagi_json_unknown_key(o, allowed);
 
-	json_object_foreach((json_t *)o, key, v) {
-		size_t i;
-		(void)v;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(allowed[i], key) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			snprintf(err, errlen, "unknown member '%.64s'", key);
-			return KAGI_ERR_INVALID;
-		}
-	}
-	return 0;
+	if (key == NULL)
+		return 0;
+	snprintf(err, errlen, "unknown member '%.64s'", key);
+	return KAGI_ERR_INVALID;
 }
 
 static int
@@ -215,7 +178,8 @@ api_ca_issue(struct kagid_req *r)
 		return;
 	if (!need_ca(r))
 		return;
-	if ((rc = body_json(r, &body, err, sizeof(err))) != 0 ||
+	if ((rc = kagid_read_json_body(r, KAGID_BODY_REQUIRED, &body, err,
+	    sizeof(err))) != 0 ||
 	    (rc = only_keys(body, issue_keys, err, sizeof(err))) != 0)
 		goto fail;
 	if ((rc = kagi_json_get_string(body, "profile", 1, 32, &profile)) != 0) {
@@ -543,7 +507,8 @@ api_ca_revoke(struct kagid_req *r)
 		return;
 	if (!need_ca(r))
 		return;
-	if ((rc = body_json(r, &body, err, sizeof(err))) != 0 ||
+	if ((rc = kagid_read_json_body(r, KAGID_BODY_REQUIRED, &body, err,
+	    sizeof(err))) != 0 ||
 	    (rc = only_keys(body, revoke_keys, err, sizeof(err))) != 0)
 		goto fail;
 	if (kagi_json_get_string(body, "serial", 1, 64, &ser) != 0 ||
@@ -610,7 +575,8 @@ api_ca_unhold(struct kagid_req *r)
 		return;
 	if (!need_ca(r))
 		return;
-	if ((rc = body_json(r, &body, err, sizeof(err))) != 0 ||
+	if ((rc = kagid_read_json_body(r, KAGID_BODY_REQUIRED, &body, err,
+	    sizeof(err))) != 0 ||
 	    (rc = only_keys(body, unhold_keys, err, sizeof(err))) != 0)
 		goto fail;
 	if (kagi_json_get_string(body, "serial", 1, 64, &ser) != 0 ||
@@ -982,14 +948,12 @@ pub_ocsp_post(struct kagid_req *r)
 		ocsp_error(r, n == 0 ? KAGI_ERR_FORMAT : KAGI_ERR_LIMIT);
 		return;
 	}
-	if ((buf = malloc(n)) == NULL ||
-	    evbuffer_remove(in, buf, n) != (int)n) {
-		free(buf);
+	/* the body where evhttp put it (copied only if it spans chains) */
+	if ((buf = evbuffer_pullup(in, (ev_ssize_t)n)) == NULL) {
 		kagid_reply_error(r, 500, KAGI_ERR_INTERNAL, NULL);
 		return;
 	}
 	ocsp_answer(r, buf, n);
-	free(buf);
 }
 
 /* GET /ocsp/<url-encoded base64 of the DER request> (RFC 6960 A.1) */

@@ -136,7 +136,9 @@ struct ca_request {
  * Build, sign and self-check (signature verified with the issuer's public
  * key) one certificate.  KAGI_ERR_INVALID for a bad request (field, key,
  * validity, profile/issuer mismatch), KAGI_ERR_HSM / KAGI_ERR_SIG from
- * signing.
+ * signing.  For the end-entity profiles (staff-logon, terminal, server) with
+ * an EC key, X509_get0_pubkey() on the result returns NULL (the key is
+ * written from its point, not cached); use req->pubkey.
  */
 int ca_cert_issue(const struct ca_issuer *iss, const struct ca_request *req,
     X509 **out) KAGI_WUR;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
@@ -896,6 +897,157 @@ END_TEST
 
 /* ---- CRL ------------------------------------------------------------------ */
 
+/* ---- fast paths equal the general (OpenSSL decoder/encoder) path ------- */
+
+/* A software key; "compressed" asks for compressed points in its encoding. */
+static EVP_PKEY *
+fast_key(int kind)
+{
+	EVP_PKEY *k;
+
+	switch (kind) {
+	case 0: return ca_test_keygen("EC", "P-256", 0);
+	case 1: return ca_test_keygen("EC", "P-384", 0);
+	case 2:
+		k = ca_test_keygen("EC", "P-256", 0);
+		ck_assert_int_eq(EVP_PKEY_set_utf8_string_param(k,
+		    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"), 1);
+		return k;
+	default: return ca_test_keygen("RSA", NULL, 2048);
+	}
+}
+
+static void
+assert_same_spki(EVP_PKEY *a, EVP_PKEY *b)
+{
+	unsigned char *da = NULL, *db = NULL;
+	int la = i2d_PUBKEY(a, &da), lb = i2d_PUBKEY(b, &db);
+
+	ck_assert_int_gt(la, 0);
+	ck_assert_int_eq(la, lb);
+	ck_assert_int_eq(memcmp(da, db, (size_t)la), 0);
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+}
+
+/*
+ * ca_csr_parse imports P-256/P-384 keys from their point; the key must be
+ * the one OpenSSL's own X509_REQ decoder finds, for P-256, P-384, a
+ * compressed P-256 point and (general path) RSA, with and without
+ * requested extensions.
+ */
+START_TEST(csr_fast_key_equals_decoder_key)
+{
+	for (int kind = 0; kind < 4; kind++)
+		for (int ext = 0; ext < 2; ext++) {
+			EVP_PKEY *k = fast_key(kind), *pub = NULL;
+			uint8_t *der = NULL;
+			size_t len = 0;
+			const unsigned char *pp;
+			X509_REQ *req;
+			unsigned flags = 0;
+
+			ck_assert_int_eq(ca_test_csr(k, ext, &der, &len), 1);
+			ck_assert_int_eq(ca_csr_parse(der, len, &pub, &flags), 0);
+			ck_assert_uint_eq(flags & CA_CSR_HAD_EXTENSIONS,
+			    ext ? CA_CSR_HAD_EXTENSIONS : 0);
+			pp = der;
+			req = d2i_X509_REQ(NULL, &pp, (long)len);
+			ck_assert_ptr_nonnull(req);
+			ck_assert_ptr_nonnull(X509_REQ_get0_pubkey(req));
+			ck_assert_int_eq(EVP_PKEY_eq(pub,
+			    X509_REQ_get0_pubkey(req)), 1);
+			ck_assert_int_eq(EVP_PKEY_eq(pub, k), 1);
+			assert_same_spki(pub, X509_REQ_get0_pubkey(req));
+			X509_REQ_free(req);
+			EVP_PKEY_free(pub);
+			free(der);
+			EVP_PKEY_free(k);
+		}
+}
+END_TEST
+
+/* A P-256 point moved off the curve: refused like the decoder refuses it. */
+START_TEST(csr_point_not_on_curve)
+{
+	EVP_PKEY *k = ca_test_keygen("EC", "P-256", 0), *pub = NULL;
+	uint8_t *der = NULL;
+	size_t len = 0, i;
+	const unsigned char *pp;
+	X509_REQ *req;
+
+	ck_assert_int_eq(ca_test_csr(k, 0, &der, &len), 1);
+	/* BIT STRING, 66 octets, no unused bits, uncompressed point */
+	for (i = 0; i + 4 < len; i++)
+		if (der[i] == 0x03 && der[i + 1] == 0x42 && der[i + 2] == 0x00 &&
+		    der[i + 3] == 0x04)
+			break;
+	ck_assert_uint_lt(i + 4, len);
+	der[i + 4 + 40] ^= 0x01;        /* a byte of y */
+	pp = der;
+	req = d2i_X509_REQ(NULL, &pp, (long)len);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_ptr_null(X509_REQ_get0_pubkey(req)); /* OpenSSL: no key */
+	ERR_clear_error();
+	ck_assert_int_eq(ca_csr_parse(der, len, &pub, NULL), KAGI_ERR_INVALID);
+	ck_assert_ptr_null(pub);
+	X509_REQ_free(req);
+	free(der);
+	EVP_PKEY_free(k);
+}
+END_TEST
+
+/*
+ * ca_cert_issue writes an end-entity EC key from its point; the certificate
+ * must carry exactly the SubjectPublicKeyInfo OpenSSL's encoder writes
+ * (i2d_PUBKEY), the key must come back out of the DER, and both
+ * verifiers must accept the chain.
+ */
+START_TEST(issue_fast_spki_equals_encoder)
+{
+	static const char *const dns[] = { "fast.city.kagi.test" };
+	struct ca_pki p;
+
+	ca_pki_build(&env, &p, HSM_KEY_EC_P256);
+	for (int kind = 0; kind < 4; kind++) {
+		EVP_PKEY *k = fast_key(kind), *pub = csr_key(k, 0, NULL);
+		struct ca_request rq;
+		X509 *x = NULL, *back;
+		unsigned char *cd = NULL, *kd = NULL, *xd = NULL;
+		const unsigned char *pp;
+		int cl, kl, xl;
+
+		base_request(&rq, CA_PROFILE_SERVER, pub);
+		rq.name = dns[0];
+		rq.dns = dns;
+		rq.n_dns = 1;
+		ck_assert_int_eq(ca_cert_issue(p.iss, &rq, &x), 0);
+		cl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &cd);
+		kl = i2d_PUBKEY(pub, &kd);
+		ck_assert_int_gt(cl, 0);
+		ck_assert_int_eq(cl, kl);
+		ck_assert_int_eq(memcmp(cd, kd, (size_t)cl), 0);
+		xl = i2d_X509(x, &xd);
+		ck_assert_int_gt(xl, 0);
+		pp = xd;
+		back = d2i_X509(NULL, &pp, xl);
+		ck_assert_ptr_nonnull(back);
+		ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(back), k), 1);
+		ck_assert_int_eq(X509_verify(back,
+		    X509_get0_pubkey(p.issuing)), 1);
+		verify_chain(&p, x, "fast.pem");
+		X509_free(back);
+		OPENSSL_free(xd);
+		OPENSSL_free(cd);
+		OPENSSL_free(kd);
+		X509_free(x);
+		EVP_PKEY_free(pub);
+		EVP_PKEY_free(k);
+	}
+	ca_pki_free(&p);
+}
+END_TEST
+
 static void
 write_crl(X509_CRL *crl, const char *name)
 {
@@ -1322,6 +1474,99 @@ START_TEST(ocsp_cache_reuses_until_status_changes)
 }
 END_TEST
 
+/*
+ * Answers from the cache's fast path (request bytes seen before: no parse)
+ * equal the slow path's: for SHA-1 and SHA-256 CertIDs and good, revoked
+ * and unknown serials the second answer is the same signed bytes, openssl
+ * verifies it with the right status, and a status change is answered at
+ * once.  A nonce request cached while nonces were ignored is signed afresh
+ * with its nonce echoed once nonces are honoured again.
+ */
+START_TEST(ocsp_cache_fast_path_equals_slow_path)
+{
+	static const char *const certs[] = { "good.pem", "revoked.pem",
+	    "unknown.pem" };
+	static const char *const want[] = { "good", "revoked", "unknown" };
+	static const char *const opts[] = { "-no_nonce", "-no_nonce -sha256" };
+	struct ocsp_fixture f;
+	struct ca_ocsp_cache *c = NULL;
+	size_t n = 0, l1, l2;
+	uint64_t hits = 0, misses = 0;
+	uint8_t *r1, *r2;
+	int calls;
+
+	ocsp_fixture_build(&f);
+	ck_assert_int_eq(ca_ocsp_cache_new(100, &c), 0);
+	for (size_t o = 0; o < 2; o++)
+		for (size_t i = 0; i < 3; i++) {
+			ocsp_roundtrip(&f, c, certs[i], opts[o], want[i]);
+			r1 = read_file("resp.der", &l1);
+			calls = f.tbl.calls;
+			ocsp_roundtrip(&f, c, certs[i], opts[o], want[i]);
+			r2 = read_file("resp.der", &l2);
+			/* the status was still looked up for the cached answer */
+			ck_assert_int_eq(f.tbl.calls, calls + 1);
+			ck_assert_uint_eq(l1, l2);
+			ck_assert_int_eq(memcmp(r1, r2, l1), 0);
+			free(r1);
+			free(r2);
+		}
+	ca_ocsp_cache_stats(c, &n, &hits, &misses);
+	ck_assert_uint_eq(n, 6);
+	ck_assert_uint_eq(hits, 6);
+	ck_assert_uint_eq(misses, 6);
+	/* good -> revoked (hold) through the fast path, SHA-256 CertID */
+	f.tbl.st[0].status = CA_OCSP_REVOKED;
+	f.tbl.st[0].revoked_at = (int64_t)time(NULL) - 1;
+	f.tbl.st[0].reason = CA_REASON_CERTIFICATE_HOLD;
+	ocsp_roundtrip(&f, c, "good.pem", "-no_nonce -sha256", "revoked");
+	ck_assert_ptr_nonnull(strstr(out, "Reason: certificateHold"));
+	/* and back: released from hold */
+	f.tbl.st[0].status = CA_OCSP_GOOD;
+	ocsp_roundtrip(&f, c, "good.pem", "-no_nonce -sha256", "good");
+	/* nonces ignored: a nonce request is cached and not echoed ... */
+	ca_ocsp_responder_set_nonce_policy(f.r, CA_OCSP_NONCE_IGNORE);
+	{
+		uint8_t *req, *resp = NULL;
+		size_t rlen, resp_len = 0;
+		const unsigned char *pq, *pr;
+		OCSP_REQUEST *oq;
+		OCSP_RESPONSE *ors;
+		OCSP_BASICRESP *bs;
+
+		ck_assert_int_eq(ca_env_run(&env, out, sizeof(out),
+		    "openssl ocsp -issuer issuing.pem -cert good.pem "
+		    "-reqout req.der"), 0);
+		req = read_file("req.der", &rlen);
+		for (int round = 0; round < 3; round++) {
+			if (round == 2)
+				ca_ocsp_responder_set_nonce_policy(f.r,
+				    CA_OCSP_NONCE_HONOUR);
+			ck_assert_int_eq(ca_ocsp_respond(f.r, c, req, rlen,
+			    lookup_cb, &f.tbl, (int64_t)time(NULL), &resp,
+			    &resp_len), 0);
+			pq = req;
+			pr = resp;
+			oq = d2i_OCSP_REQUEST(NULL, &pq, (long)rlen);
+			ors = d2i_OCSP_RESPONSE(NULL, &pr, (long)resp_len);
+			bs = ors ? OCSP_response_get1_basic(ors) : NULL;
+			ck_assert_ptr_nonnull(bs);
+			/* ... and echoed again once nonces are honoured */
+			ck_assert_int_eq(OCSP_check_nonce(oq, bs),
+			    round == 2 ? 1 : -1);
+			OCSP_BASICRESP_free(bs);
+			OCSP_RESPONSE_free(ors);
+			OCSP_REQUEST_free(oq);
+			free(resp);
+			resp = NULL;
+		}
+		free(req);
+	}
+	ca_ocsp_cache_free(c);
+	ocsp_fixture_free(&f);
+}
+END_TEST
+
 static void
 expect_error_status(int err, int want_status)
 {
@@ -1466,12 +1711,16 @@ ca_suite(void)
 	tcase_add_test(tc, csr_oversize);
 	tcase_add_test(tc, csr_truncated_and_flipped_never_accepted);
 	tcase_add_test(tc, csr_with_san_ignored);
+	tcase_add_test(tc, csr_fast_key_equals_decoder_key);
+	tcase_add_test(tc, csr_point_not_on_curve);
+	tcase_add_test(tc, issue_fast_spki_equals_encoder);
 	tcase_add_test(tc, crl_revoked_cert_fails_verify);
 	tcase_add_test(tc, crl_bad_entries_refused);
 	tcase_add_test(tc, crl_100k_entries);
 	tcase_add_test(tc, ocsp_good_revoked_unknown);
 	tcase_add_test(tc, ocsp_hold_is_revoked);
 	tcase_add_test(tc, ocsp_cache_reuses_until_status_changes);
+	tcase_add_test(tc, ocsp_cache_fast_path_equals_slow_path);
 	tcase_add_test(tc, ocsp_garbage_request);
 	tcase_add_test(tc, ocsp_trailing_bytes);
 	tcase_add_test(tc, ocsp_other_ca);
