@@ -3,11 +3,13 @@
  * in strings, a depth cap, an object at the top; getters that name the field.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kagi/i18n.h"
 #include "kagi/json.h"
 #include "kagi/log.h"
+#include "kagi/secmem.h"
 
 #define KAGI_JSON_MAX_DEPTH 32
 
@@ -182,4 +184,29 @@ kagi_json_dump(const json_t *v)
 	if (v == NULL)
 		return NULL;
 	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+void
+kagi_json_wipe_on_free(void)
+{
+	json_set_alloc_funcs(malloc, kagi_free_wipe);
+}
+
+const char *
+kagi_json_unknown_key(const json_t *o, const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)(uintptr_t)o, key, v) {
+		size_t i;
+
+		(void)v;
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(allowed[i], key) == 0)
+				break;
+		if (allowed[i] == NULL)
+			return key;
+	}
+	return NULL;
 }

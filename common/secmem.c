@@ -4,6 +4,7 @@
  * core dumps, wiped on free.  A small header in front of each allocation
  * records the mapping size, so kagi_secure_free cannot unmap the wrong range.
  */
+#include <malloc.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,7 +14,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 
 #include "kagi/err.h"
 #include "kagi/log.h"
@@ -32,7 +32,7 @@ void
 kagi_wipe(void *p, size_t n)
 {
 	if (p != NULL && n != 0)
-		OPENSSL_cleanse(p, n);
+		explicit_bzero(p, n);
 }
 
 int
@@ -42,7 +42,15 @@ kagi_memeq_ct(const void *a, const void *b, size_t n)
 		return 1;
 	if (a == NULL || b == NULL)
 		return 0;
-	return CRYPTO_memcmp(a, b, n) == 0;
+	{
+		/* every byte looked at, whatever differs: no early exit */
+		const volatile unsigned char *x = a, *y = b;
+		unsigned char d = 0;
+
+		for (size_t i = 0; i < n; i++)
+			d |= (unsigned char)(x[i] ^ y[i]);
+		return d == 0;
+	}
 }
 
 void *
@@ -137,4 +145,34 @@ kagi_process_harden(void)
 	r = 0;
 out:
 	return r;
+}
+
+void
+kagi_free_wipe(void *p)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+void *
+kagi_realloc_wipe(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (p == NULL)
+		return malloc(n);
+	if (n == 0) {
+		kagi_free_wipe(p);
+		return NULL;
+	}
+	if ((old = malloc_usable_size(p)) >= n)
+		return p;
+	if ((q = malloc(n)) == NULL)
+		return NULL;
+	memcpy(q, p, old);
+	kagi_free_wipe(p);
+	return q;
 }

@@ -17,6 +17,7 @@
 #include "kagi/json.h"
 #include "kagi/log.h"
 #include "kagi/policy.h"
+#include "kagi/secmem.h"
 #include "kagi/store.h"
 #include "kagi/util.h"
 #include "server_int.h"
@@ -24,30 +25,78 @@
 #define TR_API KAGID_TR_API
 #define TR_ALL KAGID_TR_ALL
 
-/* Read the request body; NULL body for an empty one. */
-static int
-read_body(struct kagid_req *r, json_t **out, char *errbuf, size_t errlen)
+/*
+ * The request body as text, NUL-terminated, in a block that is wiped when
+ * freed (it may hold a password: kagid_body_free).  An empty body gives
+ * *out NULL and *len 0; more than max bytes (0: KAGI_JSON_MAX_BODY) is
+ * KAGI_ERR_LIMIT.  libevent's own buffers are wiped too (main.c).
+ */
+int
+kagid_body_text(struct kagid_req *r, size_t max, char **out, size_t *len)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	size_t n = in != NULL ? evbuffer_get_length(in) : 0;
-	char *text = NULL;
-	int rc;
+	char *text;
 
 	*out = NULL;
-	errbuf[0] = '\0';
+	*len = 0;
+	if (max == 0)
+		max = KAGI_JSON_MAX_BODY;
 	if (n == 0)
 		return 0;
-	if (n > KAGI_JSON_MAX_BODY)
+	if (n > max)
 		return KAGI_ERR_LIMIT;
 	if ((text = malloc(n + 1)) == NULL)
 		return KAGI_ERR_NOMEM;
 	if (evbuffer_remove(in, text, n) != (int)n) {
-		free(text);
+		kagi_free_wipe(text);
 		return KAGI_ERR_INTERNAL;
 	}
 	text[n] = '\0';
+	*out = text;
+	*len = n;
+	return 0;
+}
+
+void
+kagid_body_free(char *text, size_t len)
+{
+	(void)len;
+	kagi_free_wipe(text);
+}
+
+/*
+ * The request body as a JSON object (kagi_json_parse_object: size and depth
+ * caps, no duplicate keys; errbuf names line and column).  An empty body is
+ * KAGI_ERR_FORMAT with KAGID_BODY_REQUIRED, an empty object with
+ * KAGID_BODY_EMPTY_OBJECT, else *out NULL.  The raw text is wiped.
+ */
+int
+kagid_read_json_body(struct kagid_req *r, unsigned flags, json_t **out,
+    char *errbuf, size_t errlen)
+{
+	char *text = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	errbuf[0] = '\0';
+	if ((rc = kagid_body_text(r, 0, &text, &n)) != 0)
+		return rc;
+	if (text == NULL) {
+		if (flags & KAGID_BODY_REQUIRED) {
+			snprintf(errbuf, errlen, "%s",
+			    "a JSON object body is required");
+			return KAGI_ERR_FORMAT;
+		}
+		if (flags & KAGID_BODY_EMPTY_OBJECT) {
+			*out = json_object();
+			return *out != NULL ? 0 : KAGI_ERR_NOMEM;
+		}
+		return 0;
+	}
 	rc = kagi_json_parse_object(text, n, out, errbuf, errlen);
-	free(text);
+	kagid_body_free(text, n);
 	return rc;
 }
 
@@ -146,7 +195,7 @@ api_audit_verify(struct kagid_req *r)
 	char err[256], detail[128];
 	int rc, vr, ar;
 
-	if ((rc = read_body(r, &body, err, sizeof(err))) != 0) {
+	if ((rc = kagid_read_json_body(r, 0, &body, err, sizeof(err))) != 0) {
 		kagid_reply_error(r, 0, rc, err[0] ? err : NULL);
 		return;
 	}
@@ -342,6 +391,9 @@ static const struct kagid_route *const route_tables[] = {
 	kagid_hr_routes,
 	kagid_sweep_routes,
 	kagid_login_routes,
+	kagid_event_routes,
+	kagid_card_routes,
+	kagid_jpki_routes,
 	NULL,
 };
 
@@ -356,7 +408,7 @@ route_matches(const struct kagid_route *rt, const char *path)
 		return strcmp(rt->path, path) == 0;
 	n = strlen(rt->path);
 	return strncmp(rt->path, path, n) == 0 && path[n] != '\0' &&
-	    strchr(path + n, '/') == NULL;
+	    (rt->prefix == 2 || strchr(path + n, '/') == NULL);
 }
 
 void

@@ -85,61 +85,25 @@ reply_fault(struct kagid_req *r, int err, const char *field, const char *msg)
 	kagid_reply_json(r, kagi_err_http_status(err), o);
 }
 
-/* Request body as a JSON object; the text is wiped (it may hold a
- * password).  An empty body gives an empty object. */
-static int
-body_object(struct kagid_req *r, json_t **out, char *err, size_t errlen)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t n = in != NULL ? evbuffer_get_length(in) : 0;
-	char *text = NULL;
-	int rc;
-
-	*out = NULL;
-	err[0] = '\0';
-	if (n == 0) {
-		*out = json_object();
-		return *out != NULL ? 0 : KAGI_ERR_NOMEM;
-	}
-	if (n > KAGI_JSON_MAX_BODY)
-		return KAGI_ERR_LIMIT;
-	if ((text = kagi_secure_alloc(n + 1)) == NULL)
-		return KAGI_ERR_NOMEM;
-	if (evbuffer_remove(in, text, n) != (int)n) {
-		kagi_secure_free(text, n + 1);
-		return KAGI_ERR_INTERNAL;
-	}
-	rc = kagi_json_parse_object(text, n, out, err, errlen);
-	kagi_secure_free(text, n + 1);
-	return rc;
-}
-
 /* Parse the body or answer the error; 0 if *out is set. */
 static int
 get_body(struct kagid_req *r, const char *const *allowed, json_t **out)
 {
 	char err[256], msg[160];
 	const char *key;
-	json_t *v;
 	int rc;
 
-	if ((rc = body_object(r, out, err, sizeof(err))) != 0) {
+	if ((rc = kagid_read_json_body(r, KAGID_BODY_EMPTY_OBJECT, out, err,
+	    sizeof(err))) != 0) {
 		kagid_reply_error(r, 0, rc, err[0] ? err : NULL);
 		return rc;
 	}
-	json_object_foreach(*out, key, v) {
-		size_t i;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(allowed[i], key) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			snprintf(msg, sizeof(msg), _("unknown field \"%.40s\""),
-			    key);
-			reply_fault(r, KAGI_ERR_INVALID, key, msg);
-			json_decref(*out);
-			*out = NULL;
-			return KAGI_ERR_INVALID;
-		}
+	if ((key = kagi_json_unknown_key(*out, allowed)) != NULL) {
+		snprintf(msg, sizeof(msg), _("unknown field \"%.40s\""), key);
+		reply_fault(r, KAGI_ERR_INVALID, key, msg);
+		json_decref(*out);
+		*out = NULL;
+		return KAGI_ERR_INVALID;
 	}
 	return 0;
 }

@@ -176,34 +176,6 @@ out:
 
 /* ---- handlers ---- */
 
-static int
-read_json(struct kagid_req *r, json_t **out, char *err, size_t errlen)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t n = in != NULL ? evbuffer_get_length(in) : 0;
-	char *text = NULL;
-	int rc;
-
-	*out = NULL;
-	err[0] = '\0';
-	if (n == 0) {
-		snprintf(err, errlen, "a JSON body is required");
-		return KAGI_ERR_FORMAT;
-	}
-	if (n > KAGI_JSON_MAX_BODY)
-		return KAGI_ERR_LIMIT;
-	if ((text = malloc(n + 1)) == NULL)
-		return KAGI_ERR_NOMEM;
-	if (evbuffer_remove(in, text, n) != (int)n) {
-		free(text);
-		return KAGI_ERR_INTERNAL;
-	}
-	text[n] = '\0';
-	rc = kagi_json_parse_object(text, n, out, err, errlen);
-	free(text);
-	return rc;
-}
-
 /* One audit record in its own transaction (refusals, reads). */
 static void
 audit_alone(struct kagid *k, const char *actor, const char *action,
@@ -309,7 +281,8 @@ api_priv_request(struct kagid_req *r)
 	memset(&g, 0, sizeof(g));
 	if (authorise(r, "priv.request", NULL, &actor) != 0)
 		return;
-	if ((rc = read_json(r, &body, err, sizeof(err))) != 0) {
+	if ((rc = kagid_read_json_body(r, KAGID_BODY_REQUIRED, &body, err,
+	    sizeof(err))) != 0) {
 		kagid_reply_error(r, 400, rc, err[0] ? err : NULL);
 		return;
 	}
@@ -446,7 +419,8 @@ priv_decide(struct kagid_req *r, enum priv_op op)
 	int rc;
 
 	memset(&g, 0, sizeof(g));
-	if ((rc = read_json(r, &body, err, sizeof(err))) != 0) {
+	if ((rc = kagid_read_json_body(r, KAGID_BODY_REQUIRED, &body, err,
+	    sizeof(err))) != 0) {
 		kagid_reply_error(r, 400, rc, err[0] ? err : NULL);
 		return;
 	}

@@ -48,11 +48,10 @@ api_terminal_add(struct kagid_req *r)
 	struct kagid_actor actor;
 	struct store_terminal d;
 	struct store_txn *t = NULL;
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t n = in != NULL ? evbuffer_get_length(in) : 0, i;
+	size_t i;
 	json_t *body = NULL, *dns, *v;
 	const char *dev = NULL, *zone = NULL, *detail = NULL, *key;
-	char *text = NULL, err[256], *adetail = NULL;
+	char err[256], *adetail = NULL;
 	int64_t now = kagi_now();
 	int rc;
 
@@ -60,12 +59,7 @@ api_terminal_add(struct kagid_req *r)
 	err[0] = '\0';
 	if (kagid_authz_require(r, "terminal.add", NULL, &actor) != 0)
 		return;
-	rc = KAGI_ERR_FORMAT;
-	if (n == 0 || n > KAGI_JSON_MAX_BODY || (text = malloc(n + 1)) == NULL ||
-	    evbuffer_remove(in, text, n) != (int)n)
-		goto fail;
-	text[n] = '\0';
-	if ((rc = kagi_json_parse_object(text, n, &body, err,
+	if ((rc = kagid_read_json_body(r, KAGID_BODY_REQUIRED, &body, err,
 	    sizeof(err))) != 0)
 		goto fail;
 	json_object_foreach(body, key, v) {
@@ -148,7 +142,6 @@ out:
 	store_txn_abort(t);
 	store_terminal_clear(&d);
 	json_decref(body);
-	free(text);
 	free(adetail);
 }
 

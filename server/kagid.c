@@ -384,6 +384,7 @@ kagid_cleanup(struct kagid *k)
 	kagid_listen_close(k);
 	kagid_sweep_timer_stop(k);
 	kagid_ca_close(k);
+	kagid_jpki_close(k);
 	for (size_t i = 0; i < sizeof(k->ev_sig) / sizeof(k->ev_sig[0]); i++)
 		if (k->ev_sig[i] != NULL)
 			event_free(k->ev_sig[i]);
@@ -407,6 +408,21 @@ kagid_cleanup(struct kagid *k)
 	free(k->tls_client_ca);
 	kagi_conf_free(k->conf);
 	memset(k, 0, sizeof(*k));
+}
+
+static struct event_base *
+base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *b = NULL;
+
+	if (cfg == NULL)
+		return NULL;
+	if (event_config_set_flag(cfg,
+	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0)
+		b = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return b;
 }
 
 int
@@ -452,7 +468,9 @@ kagid_run(const struct kagid_opts *o)
 		    kagi_strerror(r));
 		goto out;
 	}
-	if ((k.base = event_base_new()) == NULL) {
+	/* the epoll changelist saves an epoll_ctl per event change (about a
+	 * fifth of an OCSP answer's cost without it; docs/BENCHMARKS.md) */
+	if ((k.base = base_new()) == NULL) {
 		r = KAGI_ERR_NOMEM;
 		goto out;
 	}
@@ -465,6 +483,9 @@ kagid_run(const struct kagid_opts *o)
 		goto out;
 	/* terminals present certificates from our own CA (R-TERM-1) */
 	if ((r = kagid_tls_trust_ca(&k)) != 0)
+		goto out;
+	/* My Number cards: the JPKI authentication CA, if configured */
+	if ((r = kagid_jpki_open(&k)) != 0)
 		goto out;
 	if ((r = signals_add(&k)) != 0)
 		goto out;

@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <event2/event.h>
+
 #include "kagi/err.h"
 #include "kagi/i18n.h"
+#include "kagi/json.h"
 #include "kagi/log.h"
 #include "kagi/secmem.h"
 #include "server_int.h"
@@ -50,6 +53,10 @@ main(int argc, char **argv)
 	int init = 0, ch, r;
 
 	kagi_i18n_init();
+	/* request bytes may hold passwords: jansson's and libevent's
+	 * buffers are wiped when freed */
+	kagi_json_wipe_on_free();
+	event_set_mem_functions(malloc, kagi_realloc_wipe, kagi_free_wipe);
 	while ((ch = getopt_long(argc, argv, "c:fhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

@@ -349,38 +349,22 @@ static void
 api_sweep(struct kagid_req *r)
 {
 	struct kagid_actor actor;
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t n = in != NULL ? evbuffer_get_length(in) : 0;
 	json_t *body = NULL, *rep = NULL;
-	char err[256], *text = NULL;
+	char err[256];
 	int dry = 0, rc;
 
 	memset(&actor, 0, sizeof(actor));
 	if (kagid_authz_require(r, "sweep.run", NULL, &actor) != 0)
 		return;
-	if (n > 0) {
-		if (n > 4096) {
-			kagid_reply_error(r, 400, KAGI_ERR_LIMIT, NULL);
-			return;
-		}
-		if ((text = malloc(n + 1)) == NULL ||
-		    evbuffer_remove(in, text, n) != (int)n) {
-			free(text);
-			kagid_reply_error(r, 0, KAGI_ERR_NOMEM, NULL);
-			return;
-		}
-		text[n] = '\0';
-		rc = kagi_json_parse_object(text, n, &body, err, sizeof(err));
-		free(text);
-		if (rc != 0 || kagi_json_get_bool(body, "dry_run", 0,
-		    &dry) != 0) {
-			json_decref(body);
-			kagid_reply_error(r, 400, KAGI_ERR_FORMAT,
-			    "body: {\"dry_run\": bool}");
-			return;
-		}
+	if ((rc = kagid_read_json_body(r, 0, &body, err, sizeof(err))) != 0 ||
+	    (body != NULL && kagi_json_get_bool(body, "dry_run", 0,
+	    &dry) != 0)) {
 		json_decref(body);
+		kagid_reply_error(r, 400, rc == KAGI_ERR_LIMIT ? rc :
+		    KAGI_ERR_FORMAT, "body: {\"dry_run\": bool}");
+		return;
 	}
+	json_decref(body);
 	if ((rc = kagid_sweep_run(r->k, dry, 1, kagi_now(), actor.id,
 	    &rep)) != 0) {
 		kagi_log_err("sweep: %s", kagi_err_name(rc));

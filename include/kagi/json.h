@@ -31,7 +31,18 @@ int kagi_json_get_int(const json_t *obj, const char *key, int required,
     int64_t min, int64_t max, int64_t *out) KAGI_WUR;
 int kagi_json_get_bool(const json_t *obj, const char *key, int required,
     int *out) KAGI_WUR;
+/* The first member of object o whose name is not in allowed (NULL-ended),
+ * or NULL: request bodies refuse unknown members, since a typo must not
+ * silently change what happens. */
+const char *kagi_json_unknown_key(const json_t *o, const char *const *allowed);
 /* Compact, sorted-key dump (free()); NULL on failure. */
 char *kagi_json_dump(const json_t *v);
+/*
+ * Make jansson wipe every block it frees (json_set_alloc_funcs): values
+ * parsed from a request may hold a password or PIN, and jansson copies
+ * strings into blocks of its own.  Call once at start, before any JSON is
+ * made; programs that handle secrets in JSON (kagid, kagi-cardd, kagi) do.
+ */
+void kagi_json_wipe_on_free(void);
 
 #endif
