@@ -8,6 +8,10 @@
  *       digest, or CKM_SHA256_RSA_PKCS) + C_Logout, timed one by one;
  *       prints the median and p99 in ms (the first iteration also holds
  *       the module load and C_Initialize; the median hides it).
+ *   bench_login p11s MODULE TOKEN-LABEL PIN N
+ *       the same, but each iteration also finds the token again
+ *       (C_GetSlotList + C_GetTokenInfo) and opens and closes its own
+ *       session, as a per-login session costs (diagnostic).
  *   bench_login u2fkey ENROL.json
  *       credential id and ES256 public key (base64, pam_u2f authfile
  *       format "KEYHANDLE,PUBKEY") from softfido_tool's enrol output.
@@ -71,7 +75,8 @@ pct(double *v, size_t n, double p)
 /* --- p11: bare C_Login + C_Sign ------------------------------------------ */
 
 static int
-bench_p11(const char *module, const char *label, const char *pin, long n)
+bench_p11(const char *module, const char *label, const char *pin, long n,
+    int per_login_session)
 {
 	void *h = NULL;
 	CK_FUNCTION_LIST_PTR f = NULL;
@@ -126,6 +131,20 @@ bench_p11(const char *module, const char *label, const char *pin, long n)
 	for (k = 0; k < n; k++) {
 		if (k > 0)
 			t0 = now_ms();
+		if (per_login_session && k > 0) {
+			CK_TOKEN_INFO ti;
+
+			f->C_CloseSession(s);
+			s = CK_INVALID_HANDLE;
+			ns = 16;
+			if (f->C_GetSlotList(CK_TRUE, slots, &ns) != CKR_OK)
+				goto out;
+			for (i = 0; i < ns; i++)
+				(void)f->C_GetTokenInfo(slots[i], &ti);
+			if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL,
+			    NULL, &s) != CKR_OK)
+				goto out;
+		}
 		if (f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)(uintptr_t)pin,
 		    (CK_ULONG)strlen(pin)) != CKR_OK) {
 			fprintf(stderr, "p11: C_Login failed\n");
@@ -153,9 +172,11 @@ bench_p11(const char *module, const char *label, const char *pin, long n)
 		t[k] = now_ms() - t0;
 	}
 	qsort(t, (size_t)n, sizeof(*t), cmp_double);
-	printf("p11 %s: %ld x C_Login+C_FindObjects+C_Sign+C_Logout: median %.3f ms, "
+	printf("p11 %s: %ld x %sC_Login+C_FindObjects+C_Sign+C_Logout: median %.3f ms, "
 	    "p99 %.3f ms (process total %.1f ms)\n",
-	    kt == CKK_RSA ? "rsa" : "ecdsa", n, pct(t, (size_t)n, 0.5),
+	    kt == CKK_RSA ? "rsa" : "ecdsa", n, per_login_session ?
+	    "C_GetSlotList+C_GetTokenInfo+C_OpenSession+" : "",
+	    pct(t, (size_t)n, 0.5),
 	    pct(t, (size_t)n, 0.99), now_ms() - tstart);
 	rc = 0;
 out:
@@ -518,12 +539,14 @@ int
 main(int argc, char **argv)
 {
 	if (argc == 6 && strcmp(argv[1], "p11") == 0)
-		return bench_p11(argv[2], argv[3], argv[4], atol(argv[5]));
+		return bench_p11(argv[2], argv[3], argv[4], atol(argv[5]), 0);
+	if (argc == 6 && strcmp(argv[1], "p11s") == 0)
+		return bench_p11(argv[2], argv[3], argv[4], atol(argv[5]), 1);
 	if (argc == 3 && strcmp(argv[1], "u2fkey") == 0)
 		return bench_u2fkey(argv[2]);
 	if (argc >= 10 && strcmp(argv[1], "load") == 0)
 		return bench_load(argv + 2, argc - 2);
-	fprintf(stderr, "usage: bench_login p11 MODULE LABEL PIN N\n"
+	fprintf(stderr, "usage: bench_login p11|p11s MODULE LABEL PIN N\n"
 	    "       bench_login u2fkey ENROL.json\n"
 	    "       bench_login load URL CERT KEY CA health|password|card "
 	    "CLIENTS SECONDS MAX [PREFIX USERS PASSWORD|KEYFILE]\n"

@@ -20,7 +20,11 @@
 # Never touches /etc: PAM service files, pam_pkcs11.conf, the CA directory,
 # the user's home and the u2f authfile all live in a private temp dir.
 # Usage: bench/bench_login.sh [BUILD_DIR]     (KAGI_BIN overrides BUILD_DIR/bin)
-# Env: LOGIN_RUNS (30 per PAM module), LOAD_CLIENTS (50), LOAD_SECS (15),
+# The PAM timings run in LOGIN_ROUNDS rounds (each: every module in turn,
+# LOGIN_RUNS / LOGIN_ROUNDS runs each) and each module's median is over all
+# its runs, so a change of machine load during the run (other builds) falls
+# on every module alike instead of on whichever block it happened to hit.
+# Env: LOGIN_RUNS (30 per PAM module), LOGIN_ROUNDS (3), LOAD_CLIENTS (50), LOAD_SECS (15),
 #      LOAD_MAX (3000 decisions), HEALTH_SECS (5)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +34,10 @@ KAGI_BUILD=${KAGI_BUILD:-$(cd "$KAGI_BIN/.." && pwd)}
 KAGI_SRC=$SRC
 export KAGI_BIN KAGI_BUILD KAGI_SRC
 RUNS=${LOGIN_RUNS:-30}
+ROUNDS=${LOGIN_ROUNDS:-3}
+[ "$ROUNDS" -ge 1 ] && [ "$RUNS" -ge "$ROUNDS" ] || need "LOGIN_RUNS must be >= LOGIN_ROUNDS >= 1"
+PER_ROUND=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
+RUNS=$(( PER_ROUND * ROUNDS ))
 LOAD_CLIENTS=${LOAD_CLIENTS:-50}
 LOAD_SECS=${LOAD_SECS:-15}
 LOAD_MAX=${LOAD_MAX:-3000}
@@ -163,7 +171,24 @@ check_login() { # SERVICE [env]: must succeed before it is timed
 	out=$(pamt "$@" 2>&1) || lfail "$1 login failed: $out"
 	grep -q 'successfully authenticated' <<<"$out" || lfail "$1 login: $out"
 }
-median_ms() { jq -r ".results[] | select(.command == \"$2\") | .median * 1000" "$1"; }
+# median_ms NAME COMMAND: the median (ms) over every run of COMMAND in the
+# rounds' JSON files NAME.1.json ... NAME.$ROUNDS.json
+median_ms() {
+	local f files=()
+	for f in $(seq "$ROUNDS"); do files+=("$1.$f.json"); done
+	jq -s -r --arg c "$2" '[.[].results[] | select(.command == $c) | .times[]] | sort |
+		(if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end) * 1000' \
+		"${files[@]}"
+}
+# rounds NAME ARGS...: hyperfine ARGS in $ROUNDS rounds of $PER_ROUND runs
+rounds() {
+	local name=$1 r
+	shift
+	for r in $(seq "$ROUNDS"); do
+		hyperfine --style basic --warmup 1 --runs "$PER_ROUND" \
+			--export-json "$name.$r.json" "$@" || return 1
+	done
+}
 
 # cardd for the card: warm (one login reads the card, the rest use its cache)
 cardd_write_conf "$C" "https://127.0.0.1:$KAGID_PORT"
@@ -178,17 +203,17 @@ for s in kagi pkcs11 p11; do
 done
 check_login kagi # the card still works (and cardd is warm again)
 
-echo "== 1. card + PIN login (SoftHSM2 P-256 token, staff-logon certificate from kagi's CA), $RUNS runs each"
-hyperfine --style basic --warmup 3 --runs "$RUNS" --export-json "$T/card.json" \
+echo "== 1. card + PIN login (SoftHSM2 P-256 token, staff-logon certificate from kagi's CA), $RUNS runs each in $ROUNDS rounds"
+rounds "$T/card" \
 	-n pam_kagi "$PAMENV pamtester kagi alice authenticate <$T/pin" \
 	-n pam_pkcs11 "$PAMENV pamtester pkcs11 alice authenticate <$T/pin" \
 	-n pam_p11 "$PAMENV pamtester p11 alice authenticate <$T/pin" \
 	-n pam_permit "$PAMENV pamtester permit alice authenticate <$T/pin" >"$T/card.txt" 2>&1 ||
 	{ cat "$T/card.txt" >&2; lfail "hyperfine (card)"; }
-K=$(median_ms "$T/card.json" pam_kagi)
-P=$(median_ms "$T/card.json" pam_pkcs11)
-Q=$(median_ms "$T/card.json" pam_p11)
-F=$(median_ms "$T/card.json" pam_permit)
+K=$(median_ms "$T/card" pam_kagi)
+P=$(median_ms "$T/card" pam_pkcs11)
+Q=$(median_ms "$T/card" pam_p11)
+F=$(median_ms "$T/card" pam_permit)
 BW=$("$KAGI_BIN/bench_login" p11 "$SOFTHSM" card-alice "$CARD_PIN" 200) || lfail "bench_login p11"
 BWM=$(sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' <<<"$BW")
 printf '%-34s median %8.1f ms\n' "pam_kagi (warm kagi-cardd)" "$K" "pam_pkcs11 (ca,signature)" "$P" \
@@ -231,13 +256,13 @@ $PAMENV pamtester kagi alice authenticate </dev/null >/dev/null 2>&1 && lfail "p
 $PAMENV_U2F pamtester u2f alice authenticate </dev/null >/dev/null 2>&1 && lfail "pam_u2f: FIDO without touch accepted"
 "$KAGI_BIN/softfido_tool" "$ST" up 1
 
-echo "== 2. FIDO2 login (software authenticator, ES256, UP + built-in UV), $RUNS runs each"
-hyperfine --style basic --warmup 3 --runs "$RUNS" --export-json "$T/fido.json" \
+echo "== 2. FIDO2 login (software authenticator, ES256, UP + built-in UV), $RUNS runs each in $ROUNDS rounds"
+rounds "$T/fido" \
 	-n pam_kagi "$PAMENV pamtester kagi alice authenticate </dev/null" \
 	-n pam_u2f "$PAMENV_U2F pamtester u2f alice authenticate </dev/null" >"$T/fido.txt" 2>&1 ||
 	{ cat "$T/fido.txt" >&2; lfail "hyperfine (FIDO)"; }
-FK=$(median_ms "$T/fido.json" pam_kagi)
-FU=$(median_ms "$T/fido.json" pam_u2f)
+FK=$(median_ms "$T/fido" pam_kagi)
+FU=$(median_ms "$T/fido" pam_u2f)
 printf '%-34s median %8.1f ms\n' "pam_kagi (warm kagi-cardd)" "$FK" "pam_u2f" "$FU"
 awk -v k="$FK" -v u="$FU" 'BEGIN { printf "ratio pam_kagi / pam_u2f = %.2f (goal <= 1.2)\n", k / u }'
 cardd_stop

@@ -10,8 +10,20 @@
  * Every answer is untrusted: the body is capped while it is received
  * (KAGI_JSON_MAX_BODY for JSON calls, CLIENT_RAW_MAX for raw calls) and JSON
  * is parsed with kagi_json_parse_object (size cap, no duplicate keys).
+ *
+ * Connection reuse: a handle keeps up to CLIENT_IDLE_MAX libcurl easy
+ * handles between calls (taken and given back under a mutex, so threads may
+ * share one kagi_client).  An easy handle keeps its connection, so a
+ * daemon's second call (kagi-cardd: login begin, then finish) goes over the
+ * same kept-alive TLS connection: no new handshake, no re-reading of the
+ * certificate, key and CA files.  Every option is set again on every call
+ * (curl_easy_reset in between), so nothing of one call leaks into the next.
+ * A connection is never used longer than CLIENT_CONN_MAX_LIFE_S (a renewed
+ * terminal certificate on disk is picked up by the next connection), and a
+ * handle whose call failed in transport is dropped with its connection.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +44,11 @@
 /* Raw bodies (audit export) may be far larger than an API object. */
 #define CLIENT_RAW_MAX (256u * 1024u * 1024u)
 #define CLIENT_URL_MAX 4096u
+/* Idle easy handles (each with its kept-alive connection) per client. */
+#define CLIENT_IDLE_MAX 4u
+/* Connections: at most this old, and idle at most CLIENT_CONN_MAX_IDLE_S. */
+#define CLIENT_CONN_MAX_LIFE_S 300L
+#define CLIENT_CONN_MAX_IDLE_S 60L
 
 struct kagi_client {
 	char *endpoint;    /* "unix:/path" or the https base URL */
@@ -40,6 +57,10 @@ struct kagi_client {
 	char *cert;
 	char *key;
 	char *ca;
+	pthread_mutex_t mu; /* guards idle, nidle */
+	int mu_ok;
+	CURL *idle[CLIENT_IDLE_MAX];
+	size_t nidle;
 };
 
 struct body_buf {
@@ -64,10 +85,54 @@ client_free_strings(struct kagi_client *c)
 void
 kagi_client_free(struct kagi_client *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
+	for (i = 0; i < c->nidle; i++)
+		curl_easy_cleanup(c->idle[i]);
+	c->nidle = 0;
+	if (c->mu_ok)
+		pthread_mutex_destroy(&c->mu);
 	client_free_strings(c);
 	free(c);
+}
+
+/* An easy handle for one call: an idle one (with its connection) or new. */
+static CURL *
+handle_take(struct kagi_client *c)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->nidle > 0)
+		h = c->idle[--c->nidle];
+	pthread_mutex_unlock(&c->mu);
+	return h != NULL ? h : curl_easy_init();
+}
+
+/*
+ * Give a handle back after a call.  ok: the call completed at the HTTP
+ * level, so its connection may serve the next call; otherwise (or when
+ * CLIENT_IDLE_MAX handles already wait) it is closed.  The options (which
+ * point at the finished call's buffers) are reset before it waits.
+ */
+static void
+handle_give(struct kagi_client *c, CURL *h, int ok)
+{
+	if (h == NULL)
+		return;
+	if (ok) {
+		curl_easy_reset(h);
+		pthread_mutex_lock(&c->mu);
+		if (c->nidle < CLIENT_IDLE_MAX) {
+			c->idle[c->nidle++] = h;
+			h = NULL;
+		}
+		pthread_mutex_unlock(&c->mu);
+	}
+	if (h != NULL)
+		curl_easy_cleanup(h);
 }
 
 const char *
@@ -127,6 +192,11 @@ kagi_client_open(const struct kagi_conf *conf, struct kagi_client **out)
 		r = KAGI_ERR_NOMEM;
 		goto out;
 	}
+	if (pthread_mutex_init(&c->mu, NULL) != 0) {
+		r = KAGI_ERR_SYSTEM;
+		goto out;
+	}
+	c->mu_ok = 1;
 	if (conf->client_socket != NULL &&
 	    (socket_present(conf->client_socket) || conf->client_url == NULL)) {
 		/* Local socket: peer identified by SO_PEERCRED on kagid's side. */
@@ -243,7 +313,7 @@ client_perform(struct kagi_client *c, const char *method, const char *path,
 	char url[CLIENT_URL_MAX];
 	char errbuf[CURL_ERROR_SIZE];
 	char *ctype = NULL;
-	int n;
+	int n, reuse = 0;
 
 	*status = 0;
 	*is_json = 0;
@@ -252,7 +322,7 @@ client_perform(struct kagi_client *c, const char *method, const char *path,
 	n = snprintf(url, sizeof(url), "%s%s", c->base_url, path);
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return KAGI_ERR_LIMIT;
-	if ((h = curl_easy_init()) == NULL)
+	if ((h = handle_take(c)) == NULL)
 		return KAGI_ERR_NOMEM;
 	errbuf[0] = '\0';
 	if ((hdrs = curl_slist_append(hdrs, "Accept: application/json")) ==
@@ -285,6 +355,8 @@ client_perform(struct kagi_client *c, const char *method, const char *path,
 	SETOPT(CURLOPT_WRITEFUNCTION, body_write);
 	SETOPT(CURLOPT_WRITEDATA, b);
 	SETOPT(CURLOPT_CUSTOMREQUEST, method);
+	SETOPT(CURLOPT_MAXLIFETIME_CONN, CLIENT_CONN_MAX_LIFE_S);
+	SETOPT(CURLOPT_MAXAGE_CONN, CLIENT_CONN_MAX_IDLE_S);
 	if (strcmp(method, "GET") != 0) {
 		SETOPT(CURLOPT_POSTFIELDS, body != NULL ? body : "");
 		SETOPT(CURLOPT_POSTFIELDSIZE_LARGE,
@@ -332,10 +404,13 @@ client_perform(struct kagi_client *c, const char *method, const char *path,
 	}
 	*is_json = ctype != NULL &&
 	    strncmp(ctype, "application/json", 16) == 0;
+	reuse = 1;
 	r = 0;
 out:
+	/* the handle still points at hdrs and errbuf: reset (or cleanup)
+	 * before they go */
+	handle_give(c, h, reuse);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
 	return r;
 }
 

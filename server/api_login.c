@@ -12,10 +12,18 @@
  * certificate is, byte for byte, a current, active "terminal" certificate
  * in our store, of an active terminal record, whose certificatePolicies
  * OID names the same zone as the record (R-TERM-1, R-ZONE-4).  Everything a
- * finish decides happens in one write transaction with its audit records
- * (the challenge is marked used in it), so a crash leaves either all or
- * nothing.  The decision itself is login_decide (login.c).
+ * finish decides happens in one write transaction with its audit records,
+ * so a crash leaves either all or nothing.  The decision itself is
+ * login_decide (login.c).
+ *
+ * Challenges live in kagid's memory only (login_challenges, login.c): a
+ * begin changes nothing durable, so it reads the store and writes nothing
+ * (its trace is the log line event=login_begin; the finish's audit record
+ * names the challenge).  A finish takes its challenge from memory, checked
+ * and marked used in one step before anything else; after a kagid restart
+ * an outstanding challenge is unknown and its finish refused "expired".
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +57,26 @@
 #include "server_int.h"
 
 #define TR_TLS (1u << KAGID_TR_HTTPS)
-/* expired challenges and old sessions removed per begin */
-#define SWEEP_PER_BEGIN 64
+/* old session (and pre-memory challenge) records removed per finish */
+#define SWEEP_PER_FINISH 16
+
+/* The outstanding challenges of this kagid (one table per process). */
+static struct login_challenges *challenges;
+static pthread_once_t challenges_once = PTHREAD_ONCE_INIT;
+
+static void
+challenges_init(void)
+{
+	if (login_challenges_new(LOGIN_CHALLENGES_MAX, &challenges) != 0)
+		challenges = NULL;
+}
+
+static struct login_challenges *
+challenge_table(void)
+{
+	(void)pthread_once(&challenges_once, challenges_init);
+	return challenges;
+}
 
 /* ---- small helpers ---- */
 
@@ -125,60 +151,34 @@ reply_err(struct kagid_req *r, int rc, const char *reason, const char *field)
 	kagid_reply_json(r, kagi_err_http_status(rc), o);
 }
 
-/* The request body, in secure memory (it may hold a password). */
+/* The request body, in secure memory (it may hold a password); an empty
+ * body is a format error here. */
 static int
 body_text(struct kagid_req *r, char **out, size_t *len)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t n = in != NULL ? evbuffer_get_length(in) : 0;
-	char *text;
+	int rc = kagid_body_text(r, 0, out, len);
 
-	*out = NULL;
-	*len = 0;
-	if (n == 0)
-		return KAGI_ERR_FORMAT;
-	if (n > KAGI_JSON_MAX_BODY)
-		return KAGI_ERR_LIMIT;
-	if ((text = kagi_secure_alloc(n + 1)) == NULL)
-		return KAGI_ERR_NOMEM;
-	if (evbuffer_remove(in, text, n) != (int)n) {
-		kagi_secure_free(text, n + 1);
-		return KAGI_ERR_INTERNAL;
-	}
-	*out = text;
-	*len = n;
-	return 0;
+	if (rc == 0 && *out == NULL)
+		rc = KAGI_ERR_FORMAT;
+	return rc;
 }
 
 static int
 body_object(struct kagid_req *r, const char *const *allowed, json_t **out,
     const char **field)
 {
-	char *text = NULL, err[160];
-	size_t n = 0;
-	const char *key;
-	json_t *v;
+	char err[160];
 	int rc;
 
-	*out = NULL;
 	*field = NULL;
-	if ((rc = body_text(r, &text, &n)) != 0)
+	if ((rc = kagid_read_json_body(r, KAGID_BODY_REQUIRED, out, err,
+	    sizeof(err))) != 0)
 		return rc;
-	rc = kagi_json_parse_object(text, n, out, err, sizeof(err));
-	kagi_secure_free(text, n + 1);
-	if (rc != 0)
-		return rc;
-	json_object_foreach(*out, key, v) {
-		size_t i;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(allowed[i], key) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			*field = allowed[0];
-			json_decref(*out);
-			*out = NULL;
-			return KAGI_ERR_INVALID;
-		}
+	if (kagi_json_unknown_key(*out, allowed) != NULL) {
+		*field = allowed[0];
+		json_decref(*out);
+		*out = NULL;
+		return KAGI_ERR_INVALID;
 	}
 	return 0;
 }
@@ -209,12 +209,6 @@ der_equal(X509 *x, const uint8_t *der, size_t len)
 }
 
 /* ---- the terminal (R-TERM-1) ---- */
-
-struct login_term {
-	char device[65];
-	char zone[32];
-	char serial[2 * STORE_SERIAL_MAX + 1];
-};
 
 static X509 *
 peer_cert(struct kagid_req *r)
@@ -282,9 +276,9 @@ cert_names_device(X509 *x, const char *device)
 /*
  * Who is calling: 0 and *out, KAGI_ERR_DENIED with *why, or a store error.
  */
-static int
-terminal_identify(struct kagid_req *r, struct store_txn *t,
-    struct login_term *out, const char **why)
+int
+kagid_terminal_identify(struct kagid_req *r, struct store_txn *t,
+    struct kagid_term *out, const char **why)
 {
 	struct store_cert c;
 	struct store_terminal d;
@@ -467,7 +461,7 @@ api_login_begin(struct kagid_req *r)
 	struct store_txn *t = NULL;
 	struct store_challenge ch;
 	struct store_account a;
-	struct login_term term;
+	struct kagid_term term;
 	struct cred_list cl = { NULL, 0 };
 	const struct policy_zone *z;
 	const struct policy_fido *pf = policy_fido(k->policy);
@@ -481,15 +475,20 @@ api_login_begin(struct kagid_req *r)
 
 	memset(&ch, 0, sizeof(ch));
 	memset(&a, 0, sizeof(a));
-	if ((rc = store_txn_begin(k->store, 1, &t)) != 0) {
+	/* a begin only reads: the challenge is held in memory */
+	if ((rc = store_txn_begin(k->store, 0, &t)) != 0) {
 		kagid_reply_error(r, 0, rc, NULL);
 		return;
 	}
-	if ((rc = terminal_identify(r, t, &term, &why)) != 0) {
-		if (rc == KAGI_ERR_DENIED)
+	if ((rc = kagid_terminal_identify(r, t, &term, &why)) != 0) {
+		if (rc == KAGI_ERR_DENIED) {
+			/* audited in a write transaction of its own */
+			store_txn_abort(t);
+			t = NULL;
 			refuse_terminal(r, &t, r->path, why);
-		else
+		} else {
 			kagid_reply_error(r, 0, rc, NULL);
+		}
 		goto out;
 	}
 	if ((rc = body_object(r, allowed, &b, &field)) != 0) {
@@ -550,16 +549,19 @@ api_login_begin(struct kagid_req *r)
 		kagid_reply_error(r, 0, KAGI_ERR_NOMEM, NULL);
 		goto out;
 	}
-	if ((rc = store_login_sweep(t, now, SWEEP_PER_BEGIN, NULL)) != 0 ||
-	    (rc = store_challenge_add(t, &ch)) != 0 ||
-	    (rc = audit(t, r->peer, "login.begin", login, "ok",
-	    json_pack("{s:s, s:s, s:s?, s:s}", "terminal", term.device, "zone",
-	    term.zone, "service", service, "challenge_id", ch.id))) != 0 ||
-	    (rc = commit(&t)) != 0) {
-		kagi_log_err("login begin: store: %s", kagi_err_name(rc));
-		kagid_reply_error(r, 0, rc, NULL);
+	store_txn_abort(t);
+	t = NULL;
+	if ((rc = login_challenges_add(challenge_table(), &ch, now)) != 0) {
+		/* full (every held one unexpired): fail closed, try later */
+		kagi_log_err("event=login_begin_failed terminal=%s err=%s",
+		    term.device, kagi_err_name(rc));
+		kagid_reply_error(r, 0, rc == KAGI_ERR_LIMIT ?
+		    KAGI_ERR_UNAVAILABLE : rc, NULL);
 		goto out;
 	}
+	kagi_log_info("event=login_begin account=%s terminal=%s zone=%s "
+	    "service=%s challenge_id=%s", login, term.device, term.zone,
+	    service != NULL ? service : "-", ch.id);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:o, s:I},"
 	    " s:{s:s, s:s, s:O}, s:s}",
 	    "challenge_id", ch.id, "challenge", cb64, "expires", exp,
@@ -633,6 +635,35 @@ out:
 }
 
 /*
+ * A My Number card (R-JPKI-1, server/jpki.c): the JPKI user-authentication
+ * certificate, bound to this account at the counter and active, and the
+ * signature over tbs.  The signature certificate is never accepted.
+ */
+static int
+jpki_verify(struct kagid *k, struct store_txn *t, X509 *leaf,
+    STACK_OF(X509) *untrusted, const struct login_finish *f,
+    const uint8_t tbs[LOGIN_TBS_LEN], const char *holder, int64_t now,
+    int *outcome, const char **why)
+{
+	int rc;
+
+	if ((rc = kagid_jpki_classify(k, leaf, untrusted, now, outcome,
+	    why)) != 0 || *outcome != 0)
+		return rc;
+	if ((rc = kagid_jpki_binding(t, leaf, holder, outcome, why)) != 0 ||
+	    *outcome != 0)
+		return rc;
+	if ((rc = card_sig_verify(leaf, f->card_sig, f->card_sig_len,
+	    tbs)) != 0) {
+		if (rc != KAGI_ERR_SIG)
+			return rc;
+		*outcome = KAGI_ERR_AUTH;
+		*why = "card_signature";
+	}
+	return 0;
+}
+
+/*
  * The card: chain to our issuing CA, our record of the leaf (state,
  * profile, holder), the signature.  *outcome: 0 or the refusal (with
  * *why); the return is non-zero only for a server fault.
@@ -695,6 +726,12 @@ card_verify(struct kagid *k, struct store_txn *t, const struct login_finish *f,
 	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT);
 	if (X509_verify_cert(ctx) != 1) {
 		int e = X509_STORE_CTX_get_error(ctx);
+		if (k->jpki != NULL && e != X509_V_ERR_CERT_HAS_EXPIRED) {
+			/* not ours: a bound My Number card, or refused */
+			r = jpki_verify(k, t, leaf, untrusted, f, tbs, holder,
+			    now, outcome, why);
+			goto out;
+		}
 		kagi_log_info("login: card chain refused: %s",
 		    X509_verify_cert_error_string(e));
 		if (e == X509_V_ERR_CERT_HAS_EXPIRED) {
@@ -877,7 +914,7 @@ fido_verify(struct kagid *k, struct store_txn *t, const struct login_finish *f,
 /* ---- finish ---- */
 
 static json_t *
-refusal_detail(const struct login_term *term, const struct login_finish *f,
+refusal_detail(const struct kagid_term *term, const struct login_finish *f,
     const struct login_result *res, const char *card_serial,
     const char *fido_key)
 {
@@ -888,6 +925,8 @@ refusal_detail(const struct login_term *term, const struct login_finish *f,
 
 	if (d == NULL)
 		return NULL;
+	/* the challenge (held in memory only: this record is its trace) */
+	json_object_set_new(d, "challenge_id", json_string(f->challenge_id));
 	if (f->member != NULL && store_login_valid(f->member))
 		json_object_set_new(d, "member", json_string(f->member));
 	if (card_serial != NULL && card_serial[0] != '\0')
@@ -905,7 +944,7 @@ api_login_finish(struct kagid_req *r)
 	struct kagid *k = r->k;
 	struct store_txn *t = NULL;
 	struct login_finish f;
-	struct login_term term;
+	struct kagid_term term;
 	struct store_challenge ch;
 	struct store_account a, m;
 	struct store_member mem;
@@ -935,7 +974,7 @@ api_login_finish(struct kagid_req *r)
 		return;
 	}
 	/* R-TERM-1: only a registered terminal may ask */
-	if ((rc = terminal_identify(r, t, &term, &why)) != 0) {
+	if ((rc = kagid_terminal_identify(r, t, &term, &why)) != 0) {
 		if (rc == KAGI_ERR_DENIED)
 			refuse_terminal(r, &t, r->path, why);
 		else
@@ -948,16 +987,16 @@ api_login_finish(struct kagid_req *r)
 		goto out;
 	}
 	object = store_login_valid(f.login) ? f.login : "";
-	/* the challenge: this terminal's, this login's, unused, unexpired */
-	if ((rc = store_challenge_get(t, f.challenge_id, &ch)) != 0) {
-		if (rc != KAGI_ERR_NOT_FOUND) {
-			kagid_reply_error(r, 0, rc, NULL);
-			goto out;
-		}
+	/* the challenge: this terminal's, this login's, unused, unexpired;
+	 * single use: whatever happens next, a challenge taken is spent */
+	rc = login_challenges_take(challenge_table(), f.challenge_id,
+	    term.device, f.login, now, &ch, &why);
+	if (rc == KAGI_ERR_NOT_FOUND) {
 		rc = KAGI_ERR_EXPIRED;
 		why = "challenge_unknown";
-	} else {
-		rc = login_challenge_check(&ch, term.device, f.login, now, &why);
+	} else if (rc != 0 && why == NULL) {
+		kagid_reply_error(r, 0, rc, NULL);
+		goto out;
 	}
 	if (rc != 0) {
 		int wr;
@@ -974,9 +1013,9 @@ api_login_finish(struct kagid_req *r)
 		reply_err(r, rc, why, NULL);
 		goto out;
 	}
-	/* single use: whatever happens next, this challenge is spent */
-	ch.used = 1;
-	if ((rc = store_challenge_put(t, &ch)) != 0 ||
+	/* old sessions go in this transaction (it always ends with an audit
+	 * record, or is aborted) */
+	if ((rc = store_login_sweep(t, now, SWEEP_PER_FINISH, NULL)) != 0 ||
 	    (rc = login_tbs_hash(ch.challenge, f.login, tbs)) != 0) {
 		kagid_reply_error(r, 0, rc, NULL);
 		goto out;
@@ -1108,9 +1147,10 @@ api_login_finish(struct kagid_req *r)
 		goto store_fail;
 	}
 	{
-		json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}",
+		json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}",
 		    "terminal", term.device, "zone", term.zone,
-		    "session_id", sess.id, "factors", factors_json(res.factors),
+		    "session_id", sess.id, "challenge_id", ch.id,
+		    "factors", factors_json(res.factors),
 		    "categories", categories_json(res.categories),
 		    "session_end", jtime(res.session_end));
 		if (d != NULL && sess.member[0] != '\0')
@@ -1153,7 +1193,7 @@ store_fail:
 out:
 	store_txn_abort(t);
 	if (text != NULL)
-		kagi_secure_free(text, tlen + 1);
+		kagid_body_free(text, tlen);
 	login_finish_clear(&f);
 	store_challenge_clear(&ch);
 	store_account_clear(&a);
@@ -1174,7 +1214,7 @@ api_login_close(struct kagid_req *r)
 	struct store_txn *t = NULL;
 	struct store_session s;
 	struct store_account a;
-	struct login_term term;
+	struct kagid_term term;
 	json_t *b = NULL;
 	const char *id = NULL, *why = NULL, *field = NULL;
 	int64_t now = kagi_now();
@@ -1186,7 +1226,7 @@ api_login_close(struct kagid_req *r)
 		kagid_reply_error(r, 0, rc, NULL);
 		return;
 	}
-	if ((rc = terminal_identify(r, t, &term, &why)) != 0) {
+	if ((rc = kagid_terminal_identify(r, t, &term, &why)) != 0) {
 		if (rc == KAGI_ERR_DENIED)
 			refuse_terminal(r, &t, r->path, why);
 		else
@@ -1253,7 +1293,7 @@ api_login_password(struct kagid_req *r)
 	static const char *const allowed[] = { "login", "old", "new", NULL };
 	struct kagid *k = r->k;
 	struct store_txn *t = NULL;
-	struct login_term term;
+	struct kagid_term term;
 	json_t *b = NULL;
 	const char *login = NULL, *old = NULL, *nw = NULL, *why = NULL;
 	const char *field = NULL;
@@ -1263,7 +1303,7 @@ api_login_password(struct kagid_req *r)
 		kagid_reply_error(r, 0, rc, NULL);
 		return;
 	}
-	if ((rc = terminal_identify(r, t, &term, &why)) != 0) {
+	if ((rc = kagid_terminal_identify(r, t, &term, &why)) != 0) {
 		if (rc == KAGI_ERR_DENIED)
 			refuse_terminal(r, &t, r->path, why);
 		else

@@ -3,6 +3,7 @@
  * finish body parser, the challenge rule and the decision.  Requirements:
  * R-MFA-1..3, R-LOGIN-1..4, R-PW-6, R-PRIV-7, R-ID-7, R-TERM-1, R-ZONE-4.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,18 +209,8 @@ login_finish_clear(struct login_finish *f)
 static int
 only_keys(const json_t *o, const char *const *allowed)
 {
-	const char *key;
-	json_t *v;
-
-	json_object_foreach((json_t *)o, key, v) {
-		size_t i;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(allowed[i], key) == 0)
-				break;
-		if (allowed[i] == NULL)
-			return KAGI_ERR_INVALID;
-	}
-	return 0;
+	return kagi_json_unknown_key(o, allowed) == NULL ? 0 :
+	    KAGI_ERR_INVALID;
 }
 
 /* A string member: required or not, 1..max bytes, no NUL. */
@@ -424,6 +415,218 @@ out:
 	if (why != NULL)
 		*why = w;
 	return r;
+}
+
+/* ---- outstanding challenges (memory only) ---- */
+
+#define CHAL_BUCKETS 4096u      /* a power of two */
+#define CHAL_SWEEP_PER_ADD 8u   /* buckets swept per add: all in 512 adds */
+
+struct chal_node {
+	struct store_challenge c;
+	struct chal_node *next;
+};
+
+struct login_challenges {
+	pthread_mutex_t mu;
+	struct chal_node *bucket[CHAL_BUCKETS];
+	size_t count, max;
+	size_t sweep_next;      /* the next bucket the incremental sweep visits */
+};
+
+/* The id is 32 random hex digits (random_id): its first 8 spread well. */
+static size_t
+chal_hash(const char *id)
+{
+	uint32_t h = 0;
+
+	for (size_t i = 0; i < 8 && id[i] != '\0'; i++) {
+		char ch = id[i];
+		uint32_t d = ch >= '0' && ch <= '9' ? (uint32_t)(ch - '0') :
+		    ch >= 'a' && ch <= 'f' ? (uint32_t)(ch - 'a' + 10) : 0u;
+		h = h << 4 | d;
+	}
+	return (size_t)h & (CHAL_BUCKETS - 1);
+}
+
+static void
+chal_node_free(struct chal_node *n)
+{
+	if (n == NULL)
+		return;
+	kagi_wipe(n->c.challenge, sizeof(n->c.challenge));
+	store_challenge_clear(&n->c);
+	free(n);
+}
+
+/* Drop the expired challenges of bucket b (lock held). */
+static void
+chal_sweep_bucket(struct login_challenges *t, size_t b, int64_t now)
+{
+	struct chal_node **pp = &t->bucket[b], *n;
+
+	while ((n = *pp) != NULL) {
+		if (n->c.expires <= now) {
+			*pp = n->next;
+			chal_node_free(n);
+			t->count--;
+		} else {
+			pp = &n->next;
+		}
+	}
+}
+
+int
+login_challenges_new(size_t max, struct login_challenges **out)
+{
+	struct login_challenges *t;
+
+	if (out == NULL)
+		return KAGI_ERR_INVALID;
+	*out = NULL;
+	if (max == 0)
+		return KAGI_ERR_INVALID;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return KAGI_ERR_NOMEM;
+	if (pthread_mutex_init(&t->mu, NULL) != 0) {
+		free(t);
+		return KAGI_ERR_SYSTEM;
+	}
+	t->max = max;
+	*out = t;
+	return 0;
+}
+
+void
+login_challenges_free(struct login_challenges *t)
+{
+	struct chal_node *n, *next;
+
+	if (t == NULL)
+		return;
+	for (size_t b = 0; b < CHAL_BUCKETS; b++)
+		for (n = t->bucket[b]; n != NULL; n = next) {
+			next = n->next;
+			chal_node_free(n);
+		}
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+int
+login_challenges_add(struct login_challenges *t,
+    const struct store_challenge *c, int64_t now)
+{
+	struct chal_node *n = NULL, *p;
+	size_t b, i;
+	int r = KAGI_ERR_INTERNAL;
+
+	if (t == NULL || c == NULL || !store_login_id_valid(c->id) ||
+	    c->login == NULL || c->terminal == NULL || c->zone == NULL ||
+	    c->used != 0 || c->expires < c->created)
+		return KAGI_ERR_INVALID;
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return KAGI_ERR_NOMEM;
+	memcpy(n->c.id, c->id, sizeof(n->c.id));
+	memcpy(n->c.challenge, c->challenge, sizeof(n->c.challenge));
+	n->c.login = strdup(c->login);
+	n->c.terminal = strdup(c->terminal);
+	n->c.zone = strdup(c->zone);
+	n->c.created = c->created;
+	n->c.expires = c->expires;
+	if (n->c.login == NULL || n->c.terminal == NULL || n->c.zone == NULL) {
+		chal_node_free(n);
+		return KAGI_ERR_NOMEM;
+	}
+	b = chal_hash(c->id);
+	pthread_mutex_lock(&t->mu);
+	for (i = 0; i < CHAL_SWEEP_PER_ADD; i++) {
+		chal_sweep_bucket(t, t->sweep_next, now);
+		t->sweep_next = (t->sweep_next + 1) & (CHAL_BUCKETS - 1);
+	}
+	if (t->count >= t->max)
+		for (i = 0; i < CHAL_BUCKETS; i++)
+			chal_sweep_bucket(t, i, now);
+	if (t->count >= t->max) {
+		r = KAGI_ERR_LIMIT;
+		goto out;
+	}
+	for (p = t->bucket[b]; p != NULL; p = p->next)
+		if (strcmp(p->c.id, c->id) == 0) {
+			r = KAGI_ERR_CONFLICT;
+			goto out;
+		}
+	n->next = t->bucket[b];
+	t->bucket[b] = n;
+	t->count++;
+	n = NULL;
+	r = 0;
+out:
+	pthread_mutex_unlock(&t->mu);
+	chal_node_free(n);
+	return r;
+}
+
+int
+login_challenges_take(struct login_challenges *t, const char *id,
+    const char *device, const char *login, int64_t now,
+    struct store_challenge *out, const char **why)
+{
+	struct chal_node *n;
+	int r = KAGI_ERR_NOT_FOUND;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (why != NULL)
+		*why = NULL;
+	if (t == NULL || id == NULL || device == NULL || login == NULL ||
+	    out == NULL)
+		return KAGI_ERR_INVALID;
+	if (why != NULL)
+		*why = "challenge_unknown";
+	if (!store_login_id_valid(id))
+		return KAGI_ERR_NOT_FOUND;
+	pthread_mutex_lock(&t->mu);
+	for (n = t->bucket[chal_hash(id)]; n != NULL; n = n->next)
+		if (strcmp(n->c.id, id) == 0)
+			break;
+	if (n == NULL)
+		goto out;
+	if ((r = login_challenge_check(&n->c, device, login, now, why)) != 0)
+		goto out;
+	/* single use: spent in the same step as the check */
+	n->c.used = 1;
+	memcpy(out->id, n->c.id, sizeof(out->id));
+	memcpy(out->challenge, n->c.challenge, sizeof(out->challenge));
+	out->login = strdup(n->c.login);
+	out->terminal = strdup(n->c.terminal);
+	out->zone = strdup(n->c.zone);
+	out->created = n->c.created;
+	out->expires = n->c.expires;
+	out->used = 1;
+	if (out->login == NULL || out->terminal == NULL || out->zone == NULL) {
+		/* spent all the same: a retry needs a new begin */
+		store_challenge_clear(out);
+		r = KAGI_ERR_NOMEM;
+		goto out;
+	}
+	r = 0;
+out:
+	pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+size_t
+login_challenges_count(struct login_challenges *t)
+{
+	size_t n;
+
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&t->mu);
+	n = t->count;
+	pthread_mutex_unlock(&t->mu);
+	return n;
 }
 
 /* ---- the decision ---- */

@@ -90,6 +90,40 @@ void login_finish_clear(struct login_finish *f);
 int login_challenge_check(const struct store_challenge *c, const char *device,
     const char *login, int64_t now, const char **why) KAGI_WUR;
 
+/*
+ * Outstanding challenges, kept in kagid's memory only (never in the store:
+ * docs/ARCHITECTURE.md "Login challenges").  A challenge is short-lived and
+ * single-use; losing them all when kagid restarts voids the outstanding
+ * ones (their finish is refused "expired"), which fails closed.  At most
+ * `max` are held (answered or not, until they expire, so a replay is still
+ * told apart); safe to share between threads.
+ */
+#define LOGIN_CHALLENGES_MAX 65536u
+struct login_challenges;
+int login_challenges_new(size_t max, struct login_challenges **out) KAGI_WUR;
+void login_challenges_free(struct login_challenges *t);
+/*
+ * Hold a copy of c (id, challenge, login, terminal, zone, created,
+ * expires; used must be 0).  Sweeps a few expired ones on the way.
+ * KAGI_ERR_LIMIT if `max` are held even after sweeping every expired one,
+ * KAGI_ERR_CONFLICT if the id is held already, KAGI_ERR_INVALID, NOMEM.
+ */
+int login_challenges_add(struct login_challenges *t,
+    const struct store_challenge *c, int64_t now) KAGI_WUR;
+/*
+ * The finish's look-up of challenge `id` for terminal `device` and `login`:
+ * KAGI_ERR_NOT_FOUND if none is held (never issued, swept after expiry, or
+ * kagid restarted); else login_challenge_check's answer and *why.  On 0
+ * the challenge is marked used in the same step (under the lock: two
+ * finishes racing for one challenge cannot both get it) and copied into
+ * *out (store_challenge_clear it).  A refused look-up leaves it unspent.
+ */
+int login_challenges_take(struct login_challenges *t, const char *id,
+    const char *device, const char *login, int64_t now,
+    struct store_challenge *out, const char **why) KAGI_WUR;
+/* Challenges held now (answered or not, expired ones not yet swept). */
+size_t login_challenges_count(struct login_challenges *t);
+
 /* A factor that was not presented. */
 #define LOGIN_ABSENT 1
 

@@ -4,6 +4,7 @@
  * "challenges".  Every value starts with the version byte and is decoded
  * through a kbuf; the id inside must match the key it is stored under.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -485,13 +486,62 @@ sweep_due(const MDB_val *k, const MDB_val *v, int64_t now, int *err)
 	return 0;
 }
 
+/*
+ * A bounded sweep (max > 0) looks at no more than SWEEP_LOOK_FACTOR * max
+ * records, starting at the record where the previous bounded sweep
+ * stopped (wrapping at the end), so that a sweep run on every login
+ * costs the same with 30 days of sessions in the database as with none.
+ * The place is only a hint (process-wide; a record deleted meanwhile or
+ * another environment just moves the start): every record is visited
+ * again within a full round.
+ */
+#define SWEEP_LOOK_FACTOR 4u
+static pthread_mutex_t sweep_mu = PTHREAD_MUTEX_INITIALIZER;
+static char sweep_last[KEY_LEN];
+static int sweep_have_last;
+
+/* Position c at the first record a bounded sweep should look at: the
+ * one the previous bounded sweep stopped at, or the next key after it. */
+static int
+sweep_start(MDB_cursor *c, MDB_val *k, MDB_val *v)
+{
+	char last[KEY_LEN];
+	int have, rc;
+
+	pthread_mutex_lock(&sweep_mu);
+	have = sweep_have_last;
+	memcpy(last, sweep_last, sizeof(last));
+	pthread_mutex_unlock(&sweep_mu);
+	if (!have)
+		return mdb_cursor_get(c, k, v, MDB_FIRST);
+	k->mv_data = last;
+	k->mv_size = sizeof(last);
+	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND) /* past the end: a new round */
+		rc = mdb_cursor_get(c, k, v, MDB_FIRST);
+	return rc;
+}
+
+static void
+sweep_remember(const MDB_val *k)
+{
+	pthread_mutex_lock(&sweep_mu);
+	if (k != NULL && k->mv_size == KEY_LEN) {
+		memcpy(sweep_last, k->mv_data, KEY_LEN);
+		sweep_have_last = 1;
+	} else {
+		sweep_have_last = 0;
+	}
+	pthread_mutex_unlock(&sweep_mu);
+}
+
 int
 store_login_sweep(struct store_txn *t, int64_t now, size_t max,
     size_t *removed)
 {
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
-	size_t n = 0;
+	size_t n = 0, looked = 0;
 	int r = KAGI_ERR_INTERNAL, rc, err;
 
 	if (removed != NULL)
@@ -505,10 +555,15 @@ store_login_sweep(struct store_txn *t, int64_t now, size_t max,
 	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[STORE_DB_CHALLENGES],
 	    &c)) != 0)
 		return store_lmdb_err(rc, "challenges cursor");
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	for (rc = max != 0 ? sweep_start(c, &k, &v) :
+	    mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (max != 0 && n >= max)
+		if (max != 0 && (n >= max ||
+		    looked >= SWEEP_LOOK_FACTOR * max)) {
+			sweep_remember(&k); /* the next sweep starts here */
 			break;
+		}
+		looked++;
 		if (!sweep_due(&k, &v, now, &err)) {
 			if (err != 0) {
 				r = err;
@@ -527,6 +582,8 @@ store_login_sweep(struct store_txn *t, int64_t now, size_t max,
 		r = store_lmdb_err(rc, "challenges cursor");
 		goto out;
 	}
+	if (max != 0 && rc == MDB_NOTFOUND)
+		sweep_remember(NULL); /* reached the end: the next starts over */
 	if (removed != NULL)
 		*removed = n;
 	r = 0;
