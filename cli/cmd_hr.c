@@ -214,6 +214,9 @@ print_entry(const char *list, const json_t *e)
 	} else if (strcmp(list, "windows_end") == 0) {
 		printf("    %s  %s  %s\n", js(e, "id"), js(e, "account"),
 		    js(e, "state"));
+	} else if (strcmp(list, "cards_collect") == 0) {
+		printf("    %s  %s  %s  %s\n", js(e, "serial"), js(e, "staff_no"),
+		    js(e, "login"), js(e, "state"));
 	} else if (strcmp(list, "shared_rotate") == 0) {
 		printf("    %s\n", js(e, "login"));
 	}

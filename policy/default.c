@@ -172,6 +172,11 @@ static const char default_text[] =
 "; How long a login challenge may be answered.  チャレンジの有効期間\n"
 "challenge_lifetime = 120s\n"
 "\n"
+"; Smart cards (ICカード).  A PIN unblock (PUKで新しいPINを設定) needs a second\n"
+"; operator's approval (kagi card approve) when this is on (R-PRIV-8).\n"
+"[cards]\n"
+"pin_unblock_dual_control = on\n"
+"\n"
 "; FIDO2 security keys (FIDOキー).  rp_id must be the same on every terminal.\n"
 "[fido]\n"
 "rp_id = kagi.local\n"
@@ -225,6 +230,16 @@ static const char default_text[] =
 "terminal.add = operator\n"
 "terminal.revoke = operator\n"
 "card.manage = operator\n"
+"; Smart cards at the counter (窓口のICカード, R-CARD-1..9, R-PRIV-8).\n"
+"card.show = operator, approver, ciso, helpdesk, auditor\n"
+"card.list = operator, approver, ciso, helpdesk, auditor\n"
+"card.enrol = operator\n"
+"card.lost = operator\n"
+"card.found = operator\n"
+"card.return = operator\n"
+"card.destroy = operator\n"
+"card.pin_unblock = operator\n"
+"card.approve = approver, ciso\n"
 "fido.manage = operator\n";
 
 const char *

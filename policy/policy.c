@@ -58,6 +58,7 @@ enum sec {
 	SEC_ROLES,   /* [roles]: keys are action names (policy/roles.c) */
 	SEC_LOGIN,
 	SEC_FIDO,
+	SEC_CARDS,
 	SEC_ZONE0,
 	SEC_COUNT = SEC_ZONE0 + POLICY_MAX_ZONES
 };
@@ -155,6 +156,13 @@ static const struct keydef fido_keys[] = {
 	{ NULL, 0, 0, 0, 0 }
 };
 
+#define CD(f) offsetof(struct policy_cards, f)
+static const struct keydef cards_keys[] = {
+	{ "pin_unblock_dual_control", V_BOOL, CD(pin_unblock_dual_control),
+	  0, 1 },
+	{ NULL, 0, 0, 0, 0 }
+};
+
 #define ZN(f) offsetof(struct policy_zone, f)
 static const struct keydef zone_keys[] = {
 	{ "policy_oid", V_OID, ZN(policy_oid), 0, 0 },
@@ -179,7 +187,7 @@ static const char *const kind_names[STORE_KIND_COUNT] = {
 static const char *const sec_names[SEC_ZONE0] = {
 	"general", "password", "password.privileged", "password.shared",
 	"lockout", "lockout.privileged", "lockout.shared", "privileged", "sweep",
-	"roles", "login", "fido"
+	"roles", "login", "fido", "cards"
 };
 
 struct ctx {
@@ -386,6 +394,7 @@ policy_defaults(struct policy *p)
 	snprintf(p->fido.rp_id, sizeof(p->fido.rp_id), "kagi.local");
 	p->fido.self_attestation = 0;
 	p->fido.insecure_any_aaguid = 0;
+	p->cards.pin_unblock_dual_control = 1;
 	policy_roles_defaults(p);
 }
 
@@ -413,6 +422,8 @@ sec_keys(int sec)
 		return login_keys;
 	case SEC_FIDO:
 		return fido_keys;
+	case SEC_CARDS:
+		return cards_keys;
 	default:
 		return zone_keys;
 	}
@@ -442,6 +453,8 @@ sec_struct(struct ctx *c, int sec)
 		return &c->p->login;
 	case SEC_FIDO:
 		return &c->p->fido;
+	case SEC_CARDS:
+		return &c->p->cards;
 	case SEC_GENERAL:
 	case SEC_ROLES:
 		return NULL;
@@ -1778,4 +1791,10 @@ policy_zone_find(const struct policy *p, const char *name)
 		if (strcmp(p->zones[i].name, name) == 0)
 			return &p->zones[i];
 	return NULL;
+}
+
+const struct policy_cards *
+policy_cards(const struct policy *p)
+{
+	return p != NULL ? &p->cards : NULL;
 }

@@ -17,6 +17,7 @@ struct policy {
 	struct policy_sweep sweep;
 	struct policy_login login;
 	struct policy_fido fido;
+	struct policy_cards cards;
 	size_t nzones;
 	struct policy_zone zones[POLICY_MAX_ZONES];
 	uint32_t action_roles[POLICY_ACTION_MAX]; /* [roles], by table index */

@@ -41,7 +41,7 @@
 #define HR_PLAN_CACHE 4
 
 static const char *const hr_state_dbs[] = {
-	"persons", "accounts", "members", "certs", "fido", "grants",
+	"persons", "accounts", "members", "certs", "fido", "grants", "cards",
 };
 #define HR_STATE_NDBS (sizeof(hr_state_dbs) / sizeof(hr_state_dbs[0]))
 
@@ -582,6 +582,39 @@ plan_account(struct planner *p, const struct hr_row *row,
 	return 0;
 }
 
+/* R-CARD-7: a leaver's cards not yet returned or destroyed, to collect. */
+struct collect_ctx {
+	struct planner *p;
+	const char *status;
+};
+
+static int
+collect_card_cb(const struct store_card *c, void *arg)
+{
+	struct collect_ctx *x = arg;
+
+	if (c->state == STORE_CARD_RETURNED ||
+	    c->state == STORE_CARD_DESTROYED)
+		return 0;
+	return push(L(x->p, "cards_collect"), json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s}", "serial", c->serial,
+	    "staff_no", c->holder, "login", c->login, "state",
+	    store_card_state_name(c->state), "label", c->label, "status",
+	    x->status));
+}
+
+static int
+plan_cards(struct planner *p, struct store_txn *t, const struct hr_row *row)
+{
+	struct collect_ctx x;
+
+	if (!is_depart(row->status))
+		return 0;
+	x.p = p;
+	x.status = row->f[HR_COL_STATUS];
+	return store_card_iter(t, row->f[HR_COL_STAFF_NO], collect_card_cb, &x);
+}
+
 struct row_ix {
 	const struct hr_row *row;
 };
@@ -644,7 +677,8 @@ hr_plan_compute(struct store_txn *t, const struct hr_feed *f, json_t **out)
 		const char *sno = row->f[HR_COL_STAFF_NO];
 		const struct sn_person *prev = snap_person(&s, sno);
 
-		if ((r = plan_person(&p, row, prev)) != 0)
+		if ((r = plan_person(&p, row, prev)) != 0 ||
+		    (r = plan_cards(&p, t, row)) != 0)
 			goto out;
 		for (j = acct_staff_lower(&s, sno); j < s.accounts.n &&
 		    strcmp(s.acct_by_staff[j]->staff_no, sno) == 0; j++)
@@ -1252,27 +1286,27 @@ out:
 
 /* ---- handlers ---- */
 
-/* The request body as parsed JSON, up to max bytes (jansson, no dups). */
+/* The request body as parsed JSON, up to max bytes (jansson, no dups): an
+ * HR feed may be larger than kagid_read_json_body's cap. */
 static int
 read_big_json(struct kagid_req *r, size_t max, json_t **out, char *err,
     size_t errlen)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t n = in != NULL ? evbuffer_get_length(in) : 0;
 	json_error_t je;
-	const char *p;
+	char *text = NULL;
+	size_t n = 0;
+	int rc;
 
 	*out = NULL;
 	err[0] = '\0';
-	if (n == 0) {
+	if ((rc = kagid_body_text(r, max, &text, &n)) != 0)
+		return rc;
+	if (text == NULL) {
 		snprintf(err, errlen, "a JSON body is required");
 		return KAGI_ERR_FORMAT;
 	}
-	if (n > max)
-		return KAGI_ERR_LIMIT;
-	if ((p = (const char *)evbuffer_pullup(in, -1)) == NULL)
-		return KAGI_ERR_NOMEM;
-	*out = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
+	*out = json_loadb(text, n, JSON_REJECT_DUPLICATES, &je);
+	kagid_body_free(text, n);
 	if (*out == NULL || !json_is_object(*out)) {
 		snprintf(err, errlen, "body: line %d column %d: %s", je.line,
 		    je.column, *out == NULL ? je.text : "not an object");

@@ -114,6 +114,11 @@ struct policy_privileged {
 	int64_t session_idle;        /* idle timeout in a window (R-LOGIN-3) */
 };
 
+/* [cards]: smart-card lifecycle (docs/POLICY.md, R-PRIV-8). */
+struct policy_cards {
+	int pin_unblock_dual_control; /* a second operator approves (default 1) */
+};
+
 struct policy_sweep {
 	int64_t interval;         /* kagid runs the sweep this often; 0 = off */
 	uint32_t dormant_days;    /* no login for N days -> disable; 0 = off */
@@ -138,6 +143,7 @@ const struct policy_privileged *policy_privileged(const struct policy *p);
 const struct policy_sweep *policy_sweep(const struct policy *p);
 const struct policy_login *policy_login(const struct policy *p);
 const struct policy_fido *policy_fido(const struct policy *p);
+const struct policy_cards *policy_cards(const struct policy *p);
 /* The zone whose policy_oid is oid (terminal certificates), else NULL. */
 const struct policy_zone *policy_zone_by_oid(const struct policy *p,
     const char *oid);

@@ -503,8 +503,11 @@ int store_session_put(struct store_txn *t,
 #define STORE_SESSION_KEEP (30 * 86400)
 /*
  * Delete challenges with expires <= now and sessions past
- * STORE_SESSION_KEEP, at most max records (0: no limit); *removed (may be
- * NULL) gets the count.  A record that does not decode is KAGI_ERR_CORRUPT.
+ * STORE_SESSION_KEEP, at most max records (0: no limit, every record
+ * looked at); *removed (may be NULL) gets the count.  With max > 0 it looks
+ * at no more than 4 * max records, going on where the previous bounded
+ * sweep stopped, so its cost does not grow with the database.  A record
+ * that does not decode is KAGI_ERR_CORRUPT.
  */
 int store_login_sweep(struct store_txn *t, int64_t now, size_t max,
     size_t *removed) KAGI_WUR;
@@ -529,5 +532,103 @@ struct store_stats {
 	size_t map_used;    /* bytes in use (last page * page size) */
 };
 int store_stats_get(struct store_txn *t, struct store_stats *out) KAGI_WUR;
+
+/*
+ * ---- smart cards (store/cards.c; docs/STORE-FORMAT.md "cards") ----
+ * One "cards" database, record kinds told apart by the key: "c:" + card
+ * serial -> card (R-CARD-1..9), "h:" + holder staff number + NUL + card
+ * serial -> empty (the holder index, kept in step by put), "a:" + id ->
+ * PIN-unblock approval (R-PRIV-8; single use, expires).  A card serial is
+ * what the token reports (PKCS#11 serialNumber, trailing blanks removed):
+ * 1..STORE_CARD_SERIAL_MAX bytes of [0-9A-Za-z._:-].
+ */
+enum store_card_state {
+	STORE_CARD_PENDING = 0,  /* certificate issued, not yet confirmed */
+	STORE_CARD_ACTIVE,
+	STORE_CARD_LOST,         /* certificates on hold (R-CARD-4) */
+	STORE_CARD_REPLACED,     /* certificates revoked (R-CARD-5) */
+	STORE_CARD_RETURNED,
+	STORE_CARD_DESTROYED,    /* final (R-CARD-6) */
+	STORE_CARD_STATE_COUNT
+};
+
+enum store_card_category {       /* R-CARD-9 */
+	STORE_CARD_CAT_STAFF = 0,
+	STORE_CARD_CAT_CONTRACTOR,
+	STORE_CARD_CAT_TEMPORARY,
+	STORE_CARD_CAT_VISITOR,
+	STORE_CARD_CAT_COUNT
+};
+
+#define STORE_CARD_SERIAL_MAX 64u
+#define STORE_CARD_ATR_MAX 66u       /* bytes (hex text twice as long) */
+#define STORE_CARD_TEXT_MAX 64u      /* label, manufacturer, model, method */
+#define STORE_CARD_NOTE_MAX 512u
+#define STORE_CARD_CERTS_MAX 8u
+
+struct store_card {
+	char *serial;       /* key */
+	char *atr;          /* lowercase hex, "" = unknown */
+	char *label;        /* token label */
+	char *manufacturer;
+	char *model;
+	char *holder;       /* staff number */
+	char *login;        /* account the certificates are for */
+	uint8_t holder_category; /* enum store_card_category */
+	uint8_t state;      /* enum store_card_state */
+	uint32_t n_certs;   /* certificate serials, oldest first */
+	uint8_t certs[STORE_CARD_CERTS_MAX][STORE_SERIAL_MAX];
+	size_t cert_len[STORE_CARD_CERTS_MAX];
+	char *replaces;     /* old card serial, "" = none */
+	char *replaced_by;  /* new card serial, "" = none */
+	uint8_t case_open;  /* 1: lost or replaced, not yet returned/destroyed */
+	int64_t disposal_time;   /* 0 = none (returned or destroyed) */
+	char *disposal_operator;
+	char *disposal_method;   /* "return" for a returned card */
+	char *disposal_note;
+	int64_t created;
+	int64_t updated;
+};
+
+int store_card_serial_valid(const char *s);
+const char *store_card_state_name(unsigned state);
+int store_card_state_parse(const char *s, uint8_t *out) KAGI_WUR;
+const char *store_card_category_name(unsigned cat);
+void store_card_clear(struct store_card *c);
+int store_card_encode(const struct store_card *c, struct kbuf *out) KAGI_WUR;
+int store_card_decode(const uint8_t *p, size_t len,
+    struct store_card *out) KAGI_WUR;
+/* KAGI_ERR_NOT_FOUND if absent; add refuses an existing serial (EXISTS);
+ * put replaces, moving the holder index entry if the holder changed. */
+int store_card_get(struct store_txn *t, const char *serial,
+    struct store_card *out) KAGI_WUR;
+int store_card_put(struct store_txn *t, const struct store_card *c) KAGI_WUR;
+int store_card_add(struct store_txn *t, const struct store_card *c) KAGI_WUR;
+typedef int store_card_cb(const struct store_card *c, void *arg);
+/* Cards in serial order; holder NULL: all, else that person's (index). */
+int store_card_iter(struct store_txn *t, const char *holder,
+    store_card_cb *cb, void *arg) KAGI_WUR;
+
+/* A PIN-unblock approval (R-PRIV-8): id is STORE_LOGIN_ID_LEN hex. */
+struct store_card_approval {
+	char id[STORE_LOGIN_ID_LEN + 1]; /* key */
+	char *serial;       /* the card */
+	char *approver;     /* operator identity that approved */
+	int64_t created;
+	int64_t expires;    /* usable while now < expires */
+	uint8_t used;       /* 1 once a PIN unblock consumed it */
+	char *used_by;      /* "" until used */
+};
+void store_card_approval_clear(struct store_card_approval *a);
+int store_card_approval_encode(const struct store_card_approval *a,
+    struct kbuf *out) KAGI_WUR;
+int store_card_approval_decode(const uint8_t *p, size_t len,
+    struct store_card_approval *out) KAGI_WUR;
+int store_card_approval_get(struct store_txn *t, const char *id,
+    struct store_card_approval *out) KAGI_WUR;
+int store_card_approval_add(struct store_txn *t,
+    const struct store_card_approval *a) KAGI_WUR;
+int store_card_approval_put(struct store_txn *t,
+    const struct store_card_approval *a) KAGI_WUR;
 
 #endif
