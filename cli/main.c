@@ -10,6 +10,7 @@
 
 #include "kagi/err.h"
 #include "kagi/i18n.h"
+#include "kagi/json.h"
 #include "kagi/log.h"
 
 #include "verbs.h"
@@ -119,6 +120,10 @@ const struct cli_verb cli_verbs[] = {
 	{ "terminal", N_("add | list | show [OPTIONS]"),
 	  N_("terminals and their zones"), NULL, cli_dispatch,
 	  cli_terminal_verbs },
+	{ "card", N_("list | show | lost | found | return | destroy | approve "
+	  "..."),
+	  N_("smart cards: lost, found, returned, destroyed; PIN-unblock "
+	     "approvals"), NULL, cli_dispatch, cli_card_verbs },
 	{ "person", N_("add | show | list [OPTIONS]"),
 	  N_("people: staff, contractors, council members..."), NULL,
 	  cli_dispatch, cli_person_verbs },
@@ -146,6 +151,30 @@ const struct cli_verb cli_verbs[] = {
 	     "Options:\n"
 	     "  -n, --dry-run  show what would change; change nothing\n"),
 	  cmd_sweep, NULL },
+	{ "enrol", N_("STAFF_NUMBER [--login ACCOUNT] [--temp-password] "
+	  "[--fido FILE] [--receipt FILE] [OPTIONS]"),
+	  N_("enrol a staff card at the counter (key made on the card)"),
+	  N_("Shows the person for the identity check, reads the card through "
+	     "kagi-cardd\non this PC, refuses a card bound to another person "
+	     "(R-CARD-1), lets the\nholder set the PIN (twice), makes the key "
+	     "pair on the card, has kagid\nissue the staff-logon certificate, "
+	     "writes it to the card and activates\nthe card.  A retry after an "
+	     "interruption is safe.\n\n"
+	     "Options:\n"
+	     "  --login ACCOUNT     the account (default: the person's one "
+	     "personal account)\n"
+	     "  --temp-password     also issue a temporary password (shown "
+	     "once)\n"
+	     "  --fido FILE         also register a security key (fido2-cred "
+	     "-M output)\n"
+	     "  --receipt FILE      write the receipt to FILE too\n"
+	     "  -y, --yes           the identity check was done (scripts)\n"
+	     "  --transport-pin     the card has an issuing PIN to replace\n"
+	     "  --pin-fd N          read PINs from file descriptor N (tests)\n"
+	     "  --card-wait SECONDS wait for a card (default 30)\n"
+	     "  --cardd-socket PATH kagi-cardd's socket (default [cardd] "
+	     "socket)\n"),
+	  cmd_enrol, NULL },
 	{ "version", "", N_("show the version of kagi"), NULL,
 	  cmd_version, NULL },
 	{ "help", N_("[COMMAND [SUBCOMMAND]]"), N_("show help for a command"),
@@ -255,6 +284,7 @@ main(int argc, char **argv)
 	};
 
 	kagi_i18n_init();
+	kagi_json_wipe_on_free(); /* JSON may carry passwords */
 	memset(&cli, 0, sizeof(cli));
 	kagi_log_set_level(KAGI_LOG_WARN);
 	if ((code = cli_parse(&cli, NULL, argc, argv, opts, &first)) !=

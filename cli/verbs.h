@@ -67,12 +67,27 @@ cli_run_fn cmd_terminal_list;
 cli_run_fn cmd_terminal_show;
 extern const struct cli_verb cli_ca_verbs[];
 extern const struct cli_verb cli_terminal_verbs[];
+/* cmd_card.c: the card lifecycle (docs/CARDS.md); replace and pin-unblock
+ * are in cmd_enrol.c. */
+extern const struct cli_verb cli_card_verbs[];
+cli_run_fn cmd_card_list;
+cli_run_fn cmd_card_show;
+cli_run_fn cmd_card_lost;
+cli_run_fn cmd_card_found;
+cli_run_fn cmd_card_return;
+cli_run_fn cmd_card_destroy;
+cli_run_fn cmd_card_approve;
+cli_run_fn cmd_card_replace;
+cli_run_fn cmd_card_pin_unblock;
+cli_run_fn cmd_card_jpki_bind; /* cmd_jpki.c (R-JPKI-1) */
 /* cmd_ca.c: an API error with kagid's "detail" (translated if known). */
 int cli_ca_api_error(struct cli *cli, const struct kagi_client *c, int err,
     const json_t *resp);
 /* Values of a repeatable option --NAME X / --NAME=X (count; first max kept). */
 size_t cli_multi(int argc, char **argv, const char *name, const char **out,
     size_t max);
+/* cmd_enrol.c: enrolment at the counter (issue 6). */
+cli_run_fn cmd_enrol;
 cli_run_fn cmd_version;
 cli_run_fn cmd_help;
 

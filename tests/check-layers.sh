@@ -17,7 +17,7 @@ allowed() { # folder -> allowed kagi headers (basename without .h)
 	server) echo "err log kbuf secmem file util json conf i18n policy store hsm ca kfido server" ;;
 	cardd) echo "err log kbuf secmem file util json conf i18n policy hsm client cardd" ;;
 	pam) echo "err log i18n cardd" ;;
-	cli) echo "err log kbuf secmem file util json conf i18n client" ;;
+	cli) echo "err log kbuf secmem file util json conf i18n client cardd" ;;
 	esac
 }
 for dir in common policy store hsm fido ca client server cardd pam cli; do

@@ -138,4 +138,35 @@ int hsm_key_find_id(struct hsm_session *s, const uint8_t *id, size_t id_len,
 int hsm_key_id(const struct hsm_key *k, uint8_t **id, size_t *id_len)
     KAGI_WUR;
 
+/*
+ * Card administration at the counter (kagi-cardd enrolment, PIN unblock).
+ * keygen_*: C_GetMechanismInfo has CKF_GENERATE_KEY_PAIR for
+ * CKM_EC_KEY_PAIR_GEN (256 bits in range) / CKM_RSA_PKCS_KEY_PAIR_GEN (2048).
+ */
+struct hsm_token_caps {
+	int keygen_ec;
+	int keygen_rsa;
+	int write_protected;      /* CKF_WRITE_PROTECTED */
+	int user_pin_initialized; /* CKF_USER_PIN_INITIALIZED */
+	int pin_to_be_changed;    /* CKF_USER_PIN_TO_BE_CHANGED */
+	unsigned long pin_min, pin_max; /* ulMinPinLen, ulMaxPinLen */
+};
+int hsm_session_caps(struct hsm_session *s, struct hsm_token_caps *out)
+    KAGI_WUR;
+/* C_Login as CKU_SO.  KAGI_ERR_PIN: wrong SO PIN; KAGI_ERR_LOCKED. */
+int hsm_session_login_so(struct hsm_session *s, const char *so_pin) KAGI_WUR;
+/* C_InitPIN (after hsm_session_login_so).  KAGI_ERR_INVALID: PIN length. */
+int hsm_session_init_pin(struct hsm_session *s, const char *new_pin)
+    KAGI_WUR;
+/* C_SetPIN old -> new.  KAGI_ERR_PIN: wrong old PIN; INVALID: new length. */
+int hsm_session_set_pin(struct hsm_session *s, const char *old_pin,
+    const char *new_pin) KAGI_WUR;
+/*
+ * Destroy the certificates and keys whose CKA_LABEL starts with label_prefix
+ * (objects kagi made) and whose CKA_ID is not keep_id: what an earlier or
+ * interrupted enrolment left on the card.  Other objects stay.
+ */
+int hsm_card_prune(struct hsm_session *s, const char *label_prefix,
+    const uint8_t *keep_id, size_t keep_len, size_t *removed) KAGI_WUR;
+
 #endif
