@@ -335,6 +335,30 @@ cardd_cards_forget(struct cardd_cards *cc, const struct cardd_card *card)
 	pthread_mutex_unlock(&cc->lock);
 }
 
+/*
+ * C_Login failed with CKR_GENERAL_ERROR and the token's retry flags did not
+ * change (hsm.c).  OpenSC answers so for cards that refuse VERIFY without a
+ * retry counter (the CAC: SW 6985).  If the same card still answers in the
+ * slot, the card refused the PIN: a wrong PIN to the user.  A card that
+ * went away is KAGI_ERR_UNAVAILABLE.  Either way the login fails.
+ */
+static int
+login_general_error(struct hsm_session *s, const struct cardd_card *card)
+{
+	struct hsm_token_info ti;
+
+	if (hsm_session_token_info(s, &ti) != 0 ||
+	    strcmp(ti.serial, card->serial) != 0 ||
+	    strcmp(ti.label, card->label) != 0) {
+		kagi_log_warn("event=card_removed slot=%lu during=login",
+		    card->slot_id);
+		return KAGI_ERR_UNAVAILABLE;
+	}
+	kagi_log_info("card \"%s\": C_Login refused without a retry counter: "
+	    "a wrong PIN", card->label);
+	return KAGI_ERR_PIN;
+}
+
 static int
 sign_locked(struct cardd_cards *cc, const struct cardd_card *card,
     const char *pin, const uint8_t *digest, uint8_t *sig, size_t *siglen,
@@ -362,6 +386,8 @@ sign_locked(struct cardd_cards *cc, const struct cardd_card *card,
 		goto out;
 	}
 	r = hsm_session_login(s, pin);
+	if (r == KAGI_ERR_HSM)
+		r = login_general_error(s, card);
 	if (r == KAGI_ERR_PIN) {
 		if (hsm_session_token_info(s, &ti) == 0)
 			*pin_state = ti.pin_final_try ? "final" :
