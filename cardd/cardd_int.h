@@ -127,6 +127,8 @@ struct cardd {
 	int card_wait;
 	int fido_on;
 	const char *lock_command;
+	const char *priv_end_command;
+	struct cardd_watch *watch;    /* NULL: no card watcher */
 	struct hsm *hsm;
 	struct cardd_cards *cards;
 	struct cardd_fido *fido;       /* NULL when fido = off */
@@ -148,8 +150,114 @@ struct cardd_peer {
 	pid_t pid;
 };
 
+/* ---- card removal and the privileged window's end (watch.c) ---- */
+
+#define CARDD_READER_MAX 128         /* a PC/SC reader name with its NUL */
+#define CARDD_CMD_ARGV_MAX 32        /* words of an action command */
+#define CARDD_CMD_TIMEOUT_MS (10 * 1000)
+#define CARDD_WATCH_POLL_MS 1000     /* longest SCardGetStatusChange wait */
+#define CARDD_LOCK_DEFAULT "loginctl lock-session %l"
+#define CARDD_PRIV_END_DEFAULT "loginctl terminate-session %l"
+
+/* One logged-in session kagi-cardd watches. */
+struct cardd_wentry {
+	char id[33];                    /* kagid's session id */
+	char user[CARDD_NAME_MAX + 1];
+	char tty[CARDD_NAME_MAX + 1];   /* PAM_TTY at login */
+	char logind[CARDD_NAME_MAX + 1]; /* XDG_SESSION_ID at session open */
+	char reader[CARDD_READER_MAX];  /* PC/SC reader of the login's card */
+	char card_serial[17];
+	char card_label[33];
+	int64_t end;                    /* privileged window end; 0: none */
+	int watched;                    /* the reader was there at login */
+	int card_gone;                  /* removal acted on; re-armed on insert */
+	int end_done;
+	int used;
+};
+
+/* The table (one lock outside it); fixed size, no allocation. */
+struct cardd_wtable {
+	struct cardd_wentry e[CARDD_SESSIONS_MAX];
+};
+
+/*
+ * Add or replace (same id) an entry.  KAGI_ERR_INVALID for an id that is
+ * not 32 lowercase hex; KAGI_ERR_LIMIT when the table is full (the session
+ * is then not watched: logged by the caller).
+ */
+int cardd_wtable_add(struct cardd_wtable *t, const struct cardd_wentry *e)
+    KAGI_WUR;
+void cardd_wtable_remove(struct cardd_wtable *t, const char *id);
+const struct cardd_wentry *cardd_wtable_get(const struct cardd_wtable *t,
+    const char *id);
+/*
+ * A watched reader's state now (present: a card is in it).  Copies into
+ * due (at most max) the entries whose removal action is due now, once per
+ * removal; a card present again re-arms them.  Returns how many.
+ */
+size_t cardd_wtable_reader(struct cardd_wtable *t, const char *reader,
+    int present, struct cardd_wentry *due, size_t max);
+/*
+ * Entries whose window end is reached (end <= now), once each.  *next: the
+ * nearest end still ahead (0: none).
+ */
+size_t cardd_wtable_ends(struct cardd_wtable *t, int64_t now,
+    struct cardd_wentry *due, size_t max, int64_t *next);
+
+/*
+ * Split an action command into argv without a shell: words separated by
+ * blanks, '...' or "..." group a word (no escapes), %s -> session id,
+ * %u -> user, %t -> tty, %l -> the systemd-logind session id (PAM's
+ * XDG_SESSION_ID, set by pam_systemd), %% -> %; any other % is
+ * KAGI_ERR_INVALID, as are
+ * an empty command, an unterminated quote, more than CARDD_CMD_ARGV_MAX
+ * words and a relative program path with a slash ("bin/x").  A program
+ * without a slash is looked up in a fixed PATH when run.  *argv: NULL
+ * terminated, cardd_cmd_free it.
+ */
+int cardd_cmd_split(const char *cmd, const char *id, const char *user,
+    const char *tty, const char *logind, char ***argv) KAGI_WUR;
+void cardd_cmd_free(char **argv);
+/*
+ * fork/execve argv (stdin /dev/null, other descriptors closed, a fixed
+ * environment) and wait at most timeout_ms; then SIGKILL.  *status: the
+ * wait status.  KAGI_ERR_NOT_FOUND: no such program; KAGI_ERR_TIMEOUT.
+ */
+int cardd_cmd_run(char *const *argv, int timeout_ms, int *status) KAGI_WUR;
+
+struct cardd_watch;
+/*
+ * Start the watcher thread (its own SCARDCONTEXT; retries while pcscd is
+ * away).  module: the PKCS#11 module cardd loaded, for slotDescription.
+ */
+int cardd_watch_start(struct cardd *d, const char *module,
+    struct cardd_watch **out) KAGI_WUR;
+/*
+ * Stop it (SCardCancel, join) and wait up to 3 s for running actions.
+ * 0: freed; KAGI_ERR_TIMEOUT: an action still runs (w is left allocated,
+ * d must stay alive).  NULL-safe.
+ */
+int cardd_watch_stop(struct cardd_watch *w);
+/*
+ * login.c's hook after a successful login: watch this session (card: the
+ * card used, or NULL).  No-op without a watcher.
+ */
+void cardd_watch_login(struct cardd *d, const char *session_id,
+    const char *user, const char *tty, int64_t end,
+    const struct cardd_card *card);
+/* SESSION_OPEN's hook: the logind session id of a watched session (%l). */
+void cardd_watch_session_open(struct cardd *d, const char *session_id,
+    const char *logind);
+
 /* Serve one connection: one request, its prompts, one RESULT. */
 void cardd_serve(struct cardd_peer *p);
+/* ---- the counter (enrol.c) ---- */
+
+/* 1 if the waiting request is a counter one (peeked, not read), or none
+ * came within timeout_ms (cardd_counter_serve answers "timeout"). */
+int cardd_counter_peek(int fd, int timeout_ms);
+/* Serve CARD_INFO, ENROL_KEYGEN, ENROL_WRITE, PIN_UNBLOCK (root only). */
+void cardd_counter_serve(struct cardd_peer *p);
 /* tbs_hash = SHA-256("kagi-login-v1" 0x00 challenge 0x00 login) */
 int cardd_tbs_hash(const uint8_t *challenge, size_t clen, const char *login,
     uint8_t out[CARDD_TBS_LEN]) KAGI_WUR;

@@ -133,6 +133,76 @@ out:
 	return r;
 }
 
+/*
+ * The counter requests: the loop of cardd_conn_request, and at most one CARD
+ * or CSR message (the reply's data) before the RESULT.
+ */
+int
+cardd_conn_counter(struct cardd_conn *c, const struct cardd_msg *req,
+    cardd_conv_fn *conv, void *ctx, int timeout_ms, struct cardd_msg *data,
+    struct cardd_msg *result)
+{
+	struct cardd_msg in, ans;
+	char *answer = NULL;
+	int r = KAGI_ERR_INTERNAL, cr;
+	unsigned prompts = 0;
+
+	if (result == NULL || data == NULL)
+		return KAGI_ERR_INVALID;
+	memset(result, 0, sizeof(*result));
+	memset(data, 0, sizeof(*data));
+	memset(&in, 0, sizeof(in));
+	if (c == NULL || req == NULL || conv == NULL ||
+	    req->type < CARDD_MSG_CARD_INFO ||
+	    req->type > CARDD_MSG_PIN_UNBLOCK)
+		return KAGI_ERR_INVALID;
+	if ((r = cardd_msg_send(c->fd, req, timeout_ms)) != 0)
+		goto out;
+	for (;;) {
+		cardd_msg_clear(&in);
+		if ((r = cardd_msg_recv(c->fd, &in, timeout_ms)) != 0)
+			goto out;
+		if (in.type == CARDD_MSG_RESULT)
+			break;
+		if ((in.type == CARDD_MSG_CARD || in.type == CARDD_MSG_CSR) &&
+		    data->type == 0) {
+			*data = in;
+			memset(&in, 0, sizeof(in));
+			continue;
+		}
+		if (in.type != CARDD_MSG_PROMPT || ++prompts > 64) {
+			r = KAGI_ERR_FORMAT;
+			goto out;
+		}
+		answer = NULL;
+		cr = conv(in.style, in.prompt, in.text != NULL ? in.text : "",
+		    &answer, ctx);
+		if (in.style != CARDD_STYLE_ECHO_OFF &&
+		    in.style != CARDD_STYLE_ECHO_ON) {
+			kagi_secure_strfree(answer);
+			answer = NULL;
+			continue;
+		}
+		memset(&ans, 0, sizeof(ans));
+		ans.type = CARDD_MSG_ANSWER;
+		ans.answered = (cr == 0 && answer != NULL) ? 1 : 0;
+		ans.response = ans.answered ? answer : NULL;
+		r = cardd_msg_send(c->fd, &ans, timeout_ms);
+		kagi_secure_strfree(answer);
+		answer = NULL;
+		if (r != 0)
+			goto out;
+	}
+	*result = in;
+	memset(&in, 0, sizeof(in));
+	r = 0;
+out:
+	cardd_msg_clear(&in);
+	if (r != 0)
+		cardd_msg_clear(data);
+	return r;
+}
+
 char *
 cardd_secret_dup(const char *s)
 {

@@ -559,6 +559,12 @@ step_card(struct conv *cv, const struct cardd_card *card,
 		(void)ask(cv, CARDD_STYLE_ERROR, CARDD_P_PIN_BLOCKED, "", NULL);
 		goto out;
 	}
+	if (r == KAGI_ERR_UNAVAILABLE) {
+		/* the card went away: say so, not "server unreachable" */
+		(void)ask(cv, CARDD_STYLE_ERROR, CARDD_P_NO_CARD, "", NULL);
+		r = KAGI_ERR_NOT_FOUND;
+		goto out;
+	}
 	if (r != 0)
 		goto out;
 	if ((certs = json_array()) == NULL || (c = json_object()) == NULL) {
@@ -812,6 +818,8 @@ do_auth(struct conv *cv, const struct cardd_msg *req)
 		goto out;
 	}
 	session_record(d, res.session_id, req->user, res.session_end);
+	cardd_watch_login(d, res.session_id, req->user, req->tty,
+	    res.session_end, used_card ? &card : NULL);
 	r = 0;
 out:
 	kagi_log_info("event=login_result user=%s card=%d fido=%d password=%d "
@@ -964,8 +972,11 @@ do_session(struct conv *cv, const struct cardd_msg *req)
 		return send_code(cv, KAGI_ERR_DENIED);
 	}
 	if (req->type == CARDD_MSG_SESSION_OPEN) {
-		kagi_log_info("event=session_open user=%s service=%s tty=%s",
-		    req->user, req->service, req->tty);
+		cardd_watch_session_open(d, req->session_id,
+		    req->logind != NULL ? req->logind : "");
+		kagi_log_info("event=session_open user=%s service=%s tty=%s "
+		    "logind=%s", req->user, req->service, req->tty,
+		    req->logind != NULL && req->logind[0] ? req->logind : "-");
 		return send_code(cv, 0);
 	}
 	if ((body = json_pack("{s:s}", "session_id", req->session_id)) ==

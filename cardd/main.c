@@ -25,6 +25,7 @@
 #include "cardd_int.h"
 #include "kagi/file.h"
 #include "kagi/i18n.h"
+#include "kagi/json.h"
 #include "kagi/log.h"
 #include "kagi/secmem.h"
 
@@ -116,7 +117,10 @@ conn_thread(void *arg)
 	struct cardd_peer *p = arg;
 	struct cardd *d = p->d;
 
-	cardd_serve(p);
+	if (cardd_counter_peek(p->fd, CARDD_REQUEST_TIMEOUT_MS))
+		cardd_counter_serve(p); /* enrol.c: the counter's requests */
+	else
+		cardd_serve(p);
 	linger_close(p->fd);
 	free(p);
 	pthread_mutex_lock(&d->conn_lock);
@@ -217,6 +221,7 @@ main(int argc, char **argv)
 	int c, foreground = 0, level = KAGI_LOG_INFO, i, rc = 1;
 
 	kagi_i18n_init();
+	kagi_json_wipe_on_free(); /* JSON may carry passwords */
 	memset(&d, 0, sizeof(d));
 	d.listen_fd = -1;
 	while ((c = getopt_long(argc, argv, "c:fs:h", opts, NULL)) != -1) {
@@ -260,7 +265,9 @@ main(int argc, char **argv)
 	d.fido_on = d.conf->cardd_fido == NULL ||
 	    strcmp(d.conf->cardd_fido, "on") == 0;
 	d.lock_command = d.conf->cardd_lock_command != NULL ?
-	    d.conf->cardd_lock_command : "loginctl lock-session %s";
+	    d.conf->cardd_lock_command : CARDD_LOCK_DEFAULT;
+	d.priv_end_command = d.conf->cardd_priv_end_command != NULL ?
+	    d.conf->cardd_priv_end_command : CARDD_PRIV_END_DEFAULT;
 	if (pthread_mutex_init(&d.fido_lock, NULL) != 0 ||
 	    pthread_mutex_init(&d.sess_lock, NULL) != 0 ||
 	    pthread_mutex_init(&d.conn_lock, NULL) != 0)
@@ -279,6 +286,9 @@ main(int argc, char **argv)
 	    d.conf->cardd_insecure_fido_test_io_module, &d.fido) != 0)
 		goto out;
 	if (open_kagid(&d) != 0)
+		goto out;
+	/* card removal and window ends (R-CARD-2, R-LOGIN-3) */
+	if (cardd_watch_start(&d, module, &d.watch) != 0)
 		goto out;
 
 	memset(&sa, 0, sizeof(sa));
@@ -320,6 +330,9 @@ out:
 			break;
 		usleep(100 * 1000);
 	}
+	/* the watcher after the logins: their hook may still add a session */
+	if (cardd_watch_stop(d.watch) != 0)
+		i = 50; /* an action still runs: keep what it uses */
 	if (i < 50) {
 		kagi_client_free(d.kagid);
 		cardd_fido_free(d.fido);

@@ -28,6 +28,7 @@ cardd_msg_clear(struct cardd_msg *m)
 	free(m->tty);
 	free(m->rhost);
 	free(m->session_id);
+	free(m->logind);
 	kagi_secure_strfree(m->response);
 	kagi_secure_strfree(m->old_pw);
 	kagi_secure_strfree(m->new_pw);
@@ -38,20 +39,33 @@ cardd_msg_clear(struct cardd_msg *m)
 		free(m->rules[i].message);
 	}
 	free(m->rules);
+	free(m->serial);
+	free(m->atr);
+	free(m->label);
+	free(m->manufacturer);
+	free(m->model);
+	for (i = 0; m->certs != NULL && i < m->ncerts; i++)
+		free(m->certs[i]);
+	free(m->certs);
+	free(m->cert_lens);
+	free(m->key_id);
+	free(m->key_type);
+	free(m->csr);
+	free(m->der);
 	memset(m, 0, sizeof(*m));
 }
 
 int
 cardd_msg_from_client(uint8_t type)
 {
-	return type >= CARDD_MSG_AUTH && type <= CARDD_MSG_SESSION_CLOSE;
+	return type >= CARDD_MSG_AUTH && type <= CARDD_MSG_PIN_UNBLOCK;
 }
 
 static int
 known_type(uint8_t t)
 {
 	return cardd_msg_from_client(t) || t == CARDD_MSG_PROMPT ||
-	    t == CARDD_MSG_RESULT;
+	    t == CARDD_MSG_RESULT || t == CARDD_MSG_CARD || t == CARDD_MSG_CSR;
 }
 
 static int
@@ -66,6 +80,71 @@ put_str(struct kbuf *b, const char *s, size_t max)
 	if (!str_ok(s, max))
 		return KAGI_ERR_INVALID;
 	return kbuf_put_string(b, s);
+}
+
+/* The counter messages (issue 6): docs/PROTOCOL-cardd.md "The counter". */
+static int
+emit_counter(const struct cardd_msg *m, struct kbuf *b)
+{
+	int r;
+	size_t i;
+
+	switch (m->type) {
+	case CARDD_MSG_CARD_INFO:
+		if (m->wait > CARDD_WAIT_MAX)
+			return KAGI_ERR_INVALID;
+		return kbuf_put_u32(b, m->wait);
+	case CARDD_MSG_ENROL_KEYGEN:
+	case CARDD_MSG_PIN_UNBLOCK:
+		if ((r = put_str(b, m->serial, CARDD_NAME_MAX)) != 0 ||
+		    (r = put_str(b, m->old_pw, CARDD_SECRET_MAX)) != 0 ||
+		    (r = put_str(b, m->new_pw, CARDD_SECRET_MAX)) != 0)
+			return r;
+		return 0;
+	case CARDD_MSG_ENROL_WRITE:
+		if (m->der == NULL || m->der_len == 0 ||
+		    m->der_len > CARDD_CERT_MAX)
+			return KAGI_ERR_INVALID;
+		if ((r = put_str(b, m->serial, CARDD_NAME_MAX)) != 0 ||
+		    (r = put_str(b, m->old_pw, CARDD_SECRET_MAX)) != 0 ||
+		    (r = put_str(b, m->key_id, CARDD_NAME_MAX)) != 0 ||
+		    (r = kbuf_put_blob(b, m->der, m->der_len)) != 0)
+			return r;
+		return 0;
+	case CARDD_MSG_CARD:
+		if ((m->caps & ~CARDD_CAPS_ALL) != 0 ||
+		    m->ncerts > CARDD_CARD_CERTS_MAX ||
+		    (m->ncerts > 0 && (m->certs == NULL ||
+		    m->cert_lens == NULL)))
+			return KAGI_ERR_INVALID;
+		if ((r = put_str(b, m->serial, CARDD_NAME_MAX)) != 0 ||
+		    (r = put_str(b, m->atr, CARDD_NAME_MAX)) != 0 ||
+		    (r = put_str(b, m->label, CARDD_NAME_MAX)) != 0 ||
+		    (r = put_str(b, m->manufacturer, CARDD_NAME_MAX)) != 0 ||
+		    (r = put_str(b, m->model, CARDD_NAME_MAX)) != 0 ||
+		    (r = kbuf_put_u8(b, m->caps)) != 0 ||
+		    (r = kbuf_put_u16(b, m->pin_min)) != 0 ||
+		    (r = kbuf_put_u16(b, m->pin_max)) != 0 ||
+		    (r = kbuf_put_u16(b, (uint16_t)m->ncerts)) != 0)
+			return r;
+		for (i = 0; i < m->ncerts; i++) {
+			if (m->cert_lens[i] == 0 ||
+			    m->cert_lens[i] > CARDD_CERT_MAX)
+				return KAGI_ERR_INVALID;
+			if ((r = kbuf_put_blob(b, m->certs[i],
+			    m->cert_lens[i])) != 0)
+				return r;
+		}
+		return 0;
+	case CARDD_MSG_CSR:
+		if ((r = put_str(b, m->csr, CARDD_TEXT_MAX)) != 0 ||
+		    (r = put_str(b, m->key_id, CARDD_NAME_MAX)) != 0 ||
+		    (r = put_str(b, m->key_type, CARDD_NAME_MAX)) != 0)
+			return r;
+		return 0;
+	default:
+		return KAGI_ERR_INVALID;
+	}
 }
 
 static int
@@ -109,7 +188,8 @@ emit_body(const struct cardd_msg *m, struct kbuf *b)
 		if ((r = put_str(b, m->user, CARDD_NAME_MAX)) != 0 ||
 		    (r = put_str(b, m->service, CARDD_NAME_MAX)) != 0 ||
 		    (r = put_str(b, m->tty, CARDD_NAME_MAX)) != 0 ||
-		    (r = put_str(b, m->session_id, CARDD_NAME_MAX)) != 0)
+		    (r = put_str(b, m->session_id, CARDD_NAME_MAX)) != 0 ||
+		    (r = put_str(b, m->logind, CARDD_NAME_MAX)) != 0)
 			return r;
 		return 0;
 	case CARDD_MSG_PROMPT:
@@ -144,7 +224,7 @@ emit_body(const struct cardd_msg *m, struct kbuf *b)
 				return r;
 		return 0;
 	default:
-		return KAGI_ERR_INVALID;
+		return emit_counter(m, b);
 	}
 }
 
@@ -214,6 +294,100 @@ get_secret(struct kbuf *b, char **out)
 	return *out != NULL ? 0 : KAGI_ERR_NOMEM;
 }
 
+/* A lowercase hex string (CKA_ID), 2..128 digits, even. */
+static int
+get_hex(struct kbuf *b, char **out)
+{
+	char *s = NULL;
+	size_t i;
+	int r;
+
+	if ((r = kbuf_get_string(b, &s, 128)) != 0)
+		return r;
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f'))) {
+			free(s);
+			return KAGI_ERR_FORMAT;
+		}
+	if (i < 2 || i % 2 != 0) {
+		free(s);
+		return KAGI_ERR_FORMAT;
+	}
+	*out = s;
+	return 0;
+}
+
+static int
+parse_counter(struct kbuf *b, struct cardd_msg *m)
+{
+	uint16_t n16 = 0;
+	size_t i;
+	int r;
+
+	switch (m->type) {
+	case CARDD_MSG_CARD_INFO:
+		if ((r = kbuf_get_u32(b, &m->wait)) != 0)
+			return r;
+		if (m->wait > CARDD_WAIT_MAX)
+			return KAGI_ERR_FORMAT;
+		return 0;
+	case CARDD_MSG_ENROL_KEYGEN:
+	case CARDD_MSG_PIN_UNBLOCK:
+		if ((r = get_name(b, &m->serial, 0)) != 0 ||
+		    (r = get_secret(b, &m->old_pw)) != 0 ||
+		    (r = get_secret(b, &m->new_pw)) != 0)
+			return r;
+		return 0;
+	case CARDD_MSG_ENROL_WRITE:
+		if ((r = get_name(b, &m->serial, 0)) != 0 ||
+		    (r = get_secret(b, &m->old_pw)) != 0 ||
+		    (r = get_hex(b, &m->key_id)) != 0 ||
+		    (r = kbuf_get_blob(b, &m->der, &m->der_len,
+		    CARDD_CERT_MAX)) != 0)
+			return r;
+		if (m->der_len == 0)
+			return KAGI_ERR_FORMAT;
+		return 0;
+	case CARDD_MSG_CARD:
+		if ((r = get_name(b, &m->serial, 0)) != 0 ||
+		    (r = get_name(b, &m->atr, 1)) != 0 ||
+		    (r = get_name(b, &m->label, 1)) != 0 ||
+		    (r = get_name(b, &m->manufacturer, 1)) != 0 ||
+		    (r = get_name(b, &m->model, 1)) != 0 ||
+		    (r = kbuf_get_u8(b, &m->caps)) != 0 ||
+		    (r = kbuf_get_u16(b, &m->pin_min)) != 0 ||
+		    (r = kbuf_get_u16(b, &m->pin_max)) != 0 ||
+		    (r = kbuf_get_u16(b, &n16)) != 0)
+			return r;
+		if ((m->caps & ~CARDD_CAPS_ALL) != 0)
+			return KAGI_ERR_FORMAT;
+		if (n16 > CARDD_CARD_CERTS_MAX)
+			return KAGI_ERR_LIMIT;
+		if (n16 > 0 && ((m->certs = calloc(n16,
+		    sizeof(*m->certs))) == NULL || (m->cert_lens = calloc(n16,
+		    sizeof(*m->cert_lens))) == NULL))
+			return KAGI_ERR_NOMEM;
+		for (i = 0; i < n16; i++) {
+			m->ncerts = i + 1;
+			if ((r = kbuf_get_blob(b, &m->certs[i],
+			    &m->cert_lens[i], CARDD_CERT_MAX)) != 0)
+				return r;
+			if (m->cert_lens[i] == 0)
+				return KAGI_ERR_FORMAT;
+		}
+		return 0;
+	case CARDD_MSG_CSR:
+		if ((r = get_text(b, &m->csr, CARDD_TEXT_MAX)) != 0 ||
+		    (r = get_hex(b, &m->key_id)) != 0 ||
+		    (r = get_name(b, &m->key_type, 0)) != 0)
+			return r;
+		return 0;
+	default:
+		return KAGI_ERR_FORMAT;
+	}
+}
+
 static int
 parse_body(struct kbuf *b, struct cardd_msg *m)
 {
@@ -262,7 +436,8 @@ parse_body(struct kbuf *b, struct cardd_msg *m)
 		if ((r = get_name(b, &m->user, 0)) != 0 ||
 		    (r = get_name(b, &m->service, 0)) != 0 ||
 		    (r = get_name(b, &m->tty, 1)) != 0 ||
-		    (r = get_name(b, &m->session_id, 1)) != 0)
+		    (r = get_name(b, &m->session_id, 1)) != 0 ||
+		    (r = get_name(b, &m->logind, 1)) != 0)
 			return r;
 		break;
 	case CARDD_MSG_PROMPT:
@@ -307,7 +482,9 @@ parse_body(struct kbuf *b, struct cardd_msg *m)
 		}
 		break;
 	default:
-		return KAGI_ERR_FORMAT;
+		if ((r = parse_counter(b, m)) != 0)
+			return r;
+		break;
 	}
 	return kbuf_expect_end(b);
 }

@@ -68,6 +68,7 @@ static const struct conf_key conf_keys[] = {
 	{ "kagid", "tls_client_ca", CK_PATH, F(tls_client_ca) },
 	{ "kagid", "log", CK_LOG, F(log) },
 	{ "kagid", "log_level", CK_LEVEL, F(log_level) },
+	{ "kagid", "jpki_auth_ca", CK_PATH, F(jpki_auth_ca) },
 	{ "hsm", "module", CK_PATH, F(hsm_module) },
 	{ "hsm", "token_label", CK_LABEL, F(hsm_token_label) },
 	{ "hsm", "pin_file", CK_PATH, F(hsm_pin_file) },
@@ -102,6 +103,9 @@ static const struct conf_key conf_keys[] = {
 	{ "cardd", "insecure_fido_test_io_module", CK_PATH,
 	  F(cardd_insecure_fido_test_io_module) },
 	{ "cardd", "lock_command", CK_COMMAND, F(cardd_lock_command) },
+	{ "cardd", "counter_group", CK_TEXT, F(cardd_counter_group) },
+	{ "cardd", "priv_end_command", CK_COMMAND,
+	  F(cardd_priv_end_command) },
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))

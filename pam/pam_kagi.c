@@ -680,6 +680,22 @@ out:
 
 /* ---- session ---- */
 
+/* A logind session id as systemd makes them: 1..64 of [0-9A-Za-z_-]. */
+static int
+logind_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
+		    s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
 static int
 session_call(pam_handle_t *pamh, int argc, const char **argv, uint8_t type)
 {
@@ -716,6 +732,11 @@ session_call(pam_handle_t *pamh, int argc, const char **argv, uint8_t type)
 	if (strlen(req.tty) > CARDD_NAME_MAX)
 		req.tty = (char *)(uintptr_t)"";
 	req.session_id = keep->session_id;
+	/* systemd-logind's session (pam_systemd, earlier in the session
+	 * stack): the one kagi-cardd locks when the card is pulled out */
+	req.logind = (char *)(uintptr_t)pam_getenv(pamh, "XDG_SESSION_ID");
+	if (req.logind == NULL || !logind_id_ok(req.logind))
+		req.logind = (char *)(uintptr_t)"";
 	if ((r = run_request(pamh, &o, &req, &cc, &res)) != 0) {
 		pr = PAM_SESSION_ERR;
 		goto out;

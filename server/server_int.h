@@ -77,6 +77,8 @@ struct kagid {
 	struct kagid_ca *ca;
 	/* group commit of issuances (group_commit.c); NULL: commit at once */
 	struct kagid_gc *gc;
+	/* JPKI user-authentication CAs (jpki.c); NULL: no My Number logins */
+	X509_STORE *jpki;
 };
 
 /* main entry points (return 0 or KAGI_ERR_*; messages already printed) */
@@ -126,9 +128,19 @@ struct kagid_route {
 	const char *method;
 	kagid_api_fn *fn;
 	unsigned transports;   /* bit per enum kagid_transport */
-	int prefix;            /* 1: path is a prefix; one more segment */
+	int prefix;            /* 1: path is a prefix; one more segment;
+	                          2: a prefix; the rest may hold '/' */
 };
 void kagid_reply_json(struct kagid_req *r, int status, json_t *obj);
+/* Request bodies (api.c): raw text in wiped secure memory, or a JSON
+ * object; every handler reads its body through these. */
+#define KAGID_BODY_REQUIRED 1u     /* empty body: KAGI_ERR_FORMAT */
+#define KAGID_BODY_EMPTY_OBJECT 2u /* empty body: {} */
+int kagid_body_text(struct kagid_req *r, size_t max, char **out, size_t *len)
+    KAGI_WUR;
+void kagid_body_free(char *text, size_t len);
+int kagid_read_json_body(struct kagid_req *r, unsigned flags, json_t **out,
+    char *errbuf, size_t errlen) KAGI_WUR;
 void kagid_reply_error(struct kagid_req *r, int status, int err,
     const char *detail);
 void kagid_reply_text(struct kagid_req *r, int status, const char *ctype,
@@ -178,6 +190,21 @@ int kagid_pw_change(struct kagid_req *r, const char *actor,
 /* api_login.c: terminal login (docs/API.md "Terminal login") and FIDO
  * credential registration */
 extern const struct kagid_route kagid_login_routes[];
+/* api_event.c: POST /v1/login/event (card removal, window end) */
+extern const struct kagid_route kagid_event_routes[];
+/*
+ * api_login.c: the terminal calling (R-TERM-1): a TLS peer whose
+ * certificate is, byte for byte, the current active "terminal" certificate
+ * of an active terminal record in the zone its policy OID names.  0 and
+ * *out; KAGI_ERR_DENIED with a stable *why; or a store error.
+ */
+struct kagid_term {
+	char device[65];
+	char zone[32];
+	char serial[2 * STORE_SERIAL_MAX + 1];
+};
+int kagid_terminal_identify(struct kagid_req *r, struct store_txn *t,
+    struct kagid_term *out, const char **why) KAGI_WUR;
 
 /*
  * ca_service.c: the CA in kagid (docs/CA.md "In kagid").  kagid_ca_open
@@ -256,6 +283,8 @@ void kagid_gc_defer(struct kagid_req *r, int status, json_t *obj,
 /* api_ca.c, api_terminal.c: route tables (listed in api.c) */
 extern const struct kagid_route kagid_ca_routes[];
 extern const struct kagid_route kagid_terminal_routes[];
+/* api_card.c: smart cards (docs/CARDS.md) */
+extern const struct kagid_route kagid_card_routes[];
 
 /*
  * ---- ID lifecycle: privileged windows, HR clean-up, sweeps ----
@@ -433,5 +462,26 @@ int tlsid_key_pem(EVP_PKEY *k, char **pem, size_t *len) KAGI_WUR;
 int tlsid_cert_pem(X509 *x, char **pem, size_t *len) KAGI_WUR;
 /* SHA-256 fingerprint of the DER certificate, hex. */
 int tlsid_cert_fingerprint(X509 *x, char out[65]) KAGI_WUR;
+
+/*
+ * jpki.c: My Number cards as login cards (R-JPKI-1).  A binding is a card
+ * record under "jpki:" + 56 hex digits of the certificate's SHA-256.
+ */
+#define KAGID_JPKI_SERIAL_LEN (5u + 56u)
+int kagid_jpki_open(struct kagid *k) KAGI_WUR;
+void kagid_jpki_close(struct kagid *k);
+int kagid_jpki_card_serial(X509 *leaf, char out[KAGID_JPKI_SERIAL_LEN + 1])
+    KAGI_WUR;
+/* Chain to a JPKI authentication CA at now and the key usage of an
+ * authentication certificate: *outcome 0, or the refusal and *why. */
+int kagid_jpki_classify(struct kagid *k, X509 *leaf,
+    STACK_OF(X509) *untrusted, int64_t now, int *outcome, const char **why)
+    KAGI_WUR;
+/* The operator's binding of leaf to login, active: *outcome 0, or why not. */
+int kagid_jpki_binding(struct store_txn *t, X509 *leaf, const char *login,
+    int *outcome, const char **why) KAGI_WUR;
+extern const struct kagid_route kagid_jpki_routes[];
+/* api_card.c: R-CARD-9 holder category from a person's employment type */
+uint8_t kagid_card_category(const char *employment);
 
 #endif

@@ -41,12 +41,31 @@ enum cardd_msg_type {
 	CARDD_MSG_ANSWER = 0x02,        /* answered (u8), response (secret) */
 	CARDD_MSG_ACCT = 0x03,          /* user, service */
 	CARDD_MSG_CHPW = 0x04,          /* user, service, old, new (secrets) */
-	CARDD_MSG_SESSION_OPEN = 0x05,  /* user, service, tty, session_id */
-	CARDD_MSG_SESSION_CLOSE = 0x06, /* user, service, tty, session_id */
+	CARDD_MSG_SESSION_OPEN = 0x05,  /* user, service, tty, session_id,
+	                                 * logind */
+	CARDD_MSG_SESSION_CLOSE = 0x06, /* the same */
+	/* client -> cardd, the counter (issue 6; root or counter_group) */
+	CARDD_MSG_CARD_INFO = 0x07,     /* u32 wait (seconds) */
+	CARDD_MSG_ENROL_KEYGEN = 0x08,  /* serial, pin, new_pin (secrets) */
+	CARDD_MSG_ENROL_WRITE = 0x09,   /* serial, pin (secret), key_id, der */
+	CARDD_MSG_PIN_UNBLOCK = 0x0a,   /* serial, so_pin, new_pin (secrets) */
 	/* cardd -> client */
 	CARDD_MSG_PROMPT = 0x81,        /* style, prompt id, arg text */
 	CARDD_MSG_RESULT = 0x82,        /* see struct cardd_msg */
+	CARDD_MSG_CARD = 0x83,          /* before RESULT: the card (CARD_INFO) */
+	CARDD_MSG_CSR = 0x84,           /* before RESULT: csr, key_id, key_type */
 };
+
+/* CARD caps bits: what the card can do for enrolment. */
+#define CARDD_CAP_KEYGEN_EC 0x01   /* generates P-256 key pairs */
+#define CARDD_CAP_KEYGEN_RSA 0x02  /* generates RSA-2048 key pairs */
+#define CARDD_CAP_WRITABLE 0x04    /* not CKF_WRITE_PROTECTED */
+#define CARDD_CAP_PIN_SET 0x08     /* CKF_USER_PIN_INITIALIZED */
+#define CARDD_CAP_PIN_CHANGE 0x10  /* CKF_USER_PIN_TO_BE_CHANGED */
+#define CARDD_CAPS_ALL 0x1f
+#define CARDD_CARD_CERTS_MAX 8u    /* certificates listed in CARD */
+#define CARDD_CERT_MAX (8u * 1024u) /* one certificate (DER) */
+#define CARDD_WAIT_MAX 600u        /* CARD_INFO wait, seconds */
 
 /* How a prompt is shown (maps onto the PAM conversation styles). */
 enum cardd_style {
@@ -91,6 +110,8 @@ struct cardd_msg {
 	char *tty;         /* AUTH, SESSION_* */
 	char *rhost;       /* AUTH */
 	char *session_id;  /* SESSION_*; RESULT */
+	char *logind;      /* SESSION_*: systemd-logind's id (XDG_SESSION_ID
+	                    * from pam_systemd), "" if none */
 	/* ANSWER */
 	uint8_t answered;  /* 0: the user cancelled / the conversation failed */
 	char *response;    /* secret */
@@ -111,6 +132,27 @@ struct cardd_msg {
 	uint32_t failed_since;
 	size_t nrules;
 	struct cardd_rule *rules; /* broken password rules (CHPW) */
+	/*
+	 * The counter (issue 6).  ENROL_KEYGEN: old_pw = the card's user PIN,
+	 * new_pw = the PIN the holder chose ("" = keep).  ENROL_WRITE: old_pw =
+	 * user PIN.  PIN_UNBLOCK: old_pw = SO PIN (PUK), new_pw = new user PIN.
+	 */
+	uint32_t wait;            /* CARD_INFO: seconds to wait for a card */
+	char *serial;             /* ENROL_*, PIN_UNBLOCK, CARD: token serial */
+	char *atr;                /* CARD: hex, "" when unknown */
+	char *label;              /* CARD */
+	char *manufacturer;       /* CARD */
+	char *model;              /* CARD */
+	uint8_t caps;             /* CARD: CARDD_CAP_* */
+	uint16_t pin_min, pin_max; /* CARD: the token's PIN lengths */
+	size_t ncerts;            /* CARD */
+	uint8_t **certs;          /* CARD: DER certificates on the card */
+	size_t *cert_lens;
+	char *key_id;             /* CSR, ENROL_WRITE: CKA_ID, lowercase hex */
+	char *key_type;           /* CSR: "p256" or "rsa2048" */
+	char *csr;                /* CSR: PKCS#10 PEM signed by the card key */
+	uint8_t *der;             /* ENROL_WRITE: the certificate (DER) */
+	size_t der_len;
 };
 
 /* Wipe and free every field; leaves *m zeroed. NULL-safe. */
@@ -172,6 +214,15 @@ typedef int cardd_conv_fn(uint8_t style, uint16_t prompt, const char *arg,
  */
 int cardd_conn_request(struct cardd_conn *c, const struct cardd_msg *req,
     cardd_conv_fn *conv, void *ctx, int timeout_ms,
+    struct cardd_msg *result) KAGI_WUR;
+
+/*
+ * The counter requests (CARD_INFO, ENROL_KEYGEN, ENROL_WRITE, PIN_UNBLOCK):
+ * like cardd_conn_request, and a CARD or CSR message that cardd sends before
+ * its RESULT is stored in *data (type 0 when none came; cardd_msg_clear it).
+ */
+int cardd_conn_counter(struct cardd_conn *c, const struct cardd_msg *req,
+    cardd_conv_fn *conv, void *ctx, int timeout_ms, struct cardd_msg *data,
     struct cardd_msg *result) KAGI_WUR;
 
 #endif

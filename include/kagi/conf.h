@@ -6,7 +6,8 @@
  * and must be owned by root or by the user running the program (R-TERM-6).
  *
  *   [kagid]   data_dir, policy, listen, http_listen, socket, socket_mode,
- *             pid_file, tls_cert, tls_key, tls_client_ca, log, log_level
+ *             pid_file, tls_cert, tls_key, tls_client_ca, log, log_level,
+ *             jpki_auth_ca
  *   [hsm]     module, token_label, pin_file, softhsm2_conf
  *   [client]  socket, url, cert, key, ca
  *   [ca]      key_type, org, upn_suffix, base_url, crl_dir,
@@ -16,7 +17,8 @@
  *             (docs/CA.md "Configuration"; durations as "30d", "24h")
  *   [cardd]   socket, kagid_url, terminal_cert, terminal_key, ca,
  *             pkcs11_module, card_wait, fido, fido_device,
- *             insecure_fido_test_io_module, lock_command
+ *             insecure_fido_test_io_module, lock_command, counter_group,
+ *             priv_end_command
  *             (docs/man/kagi-cardd.8)
  */
 #ifndef KAGI_CONF_H
@@ -45,6 +47,8 @@ struct kagi_conf {
 	char *tls_client_ca; /* CA(s) that client certificates must chain to */
 	char *log;           /* "stderr" or "syslog" */
 	char *log_level;     /* error|warn|info|debug */
+	char *jpki_auth_ca;  /* JPKI user-authentication CA(s) (PEM); NULL = no
+	                      * My Number card logins (R-JPKI-1) */
 	/* [hsm] */
 	char *hsm_module;
 	char *hsm_token_label;
@@ -81,6 +85,9 @@ struct kagi_conf {
 	char *cardd_fido_device;   /* "auto" or a device path */
 	char *cardd_insecure_fido_test_io_module; /* tests only; logged */
 	char *cardd_lock_command;  /* "%s" = session id */
+	char *cardd_counter_group; /* group whose members may use the counter
+	                            * requests (enrolment); NULL: root only */
+	char *cardd_priv_end_command; /* the same form, at a window's end */
 };
 
 /* The path to use: explicit, else $KAGI_CONFIG, else the default. */
