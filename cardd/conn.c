@@ -6,6 +6,7 @@
  * the connection is dropped and the caller fails closed.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <sys/un.h>
 
 #include "kagi/cardd.h"
+#include "kagi/i18n.h"
 #include "kagi/secmem.h"
 
 struct cardd_conn {
@@ -213,4 +215,45 @@ void
 cardd_secret_free(char *s)
 {
 	kagi_secure_strfree(s);
+}
+
+const char *
+cardd_prompt_text(uint16_t id, const char *arg, char *buf, size_t len)
+{
+	switch (id) {
+	case CARDD_P_TEXT:
+		return arg;
+	case CARDD_P_INSERT_CARD:
+		snprintf(buf, len, _("Insert your staff card (waiting %s "
+		    "seconds)."), arg);
+		return buf;
+	case CARDD_P_PIN:
+		return _("Card PIN: ");
+	case CARDD_P_WRONG_PIN:
+		if (strcmp(arg, "final") == 0)
+			return _("Wrong PIN. One try left before the card "
+			    "is blocked.");
+		if (strcmp(arg, "low") == 0)
+			return _("Wrong PIN. Few tries are left.");
+		return _("Wrong PIN.");
+	case CARDD_P_PIN_BLOCKED:
+		return _("The card's PIN is blocked. Ask the IT counter to "
+		    "unblock it.");
+	case CARDD_P_TOUCH_KEY:
+		return _("Touch your security key.");
+	case CARDD_P_FIDO_PIN:
+		return _("Security key PIN: ");
+	case CARDD_P_PASSWORD:
+		return _("Password: ");
+	case CARDD_P_NO_CARD:
+		return _("No staff card was found.");
+	case CARDD_P_CARD_READ:
+		snprintf(buf, len, _("Card \"%s\" found."), arg);
+		return buf;
+	case CARDD_P_MEMBER:
+		/* R-ID-7: who uses the shared account, with their own card */
+		return _("Your personal login: ");
+	default:
+		return NULL;
+	}
 }

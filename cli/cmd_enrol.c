@@ -136,58 +136,7 @@ api_fail(struct enrol *e, int r, json_t *resp)
 static int
 read_secret(struct enrol *e, const char *prompt, char **out)
 {
-	char buf[128];
-	struct termios old, raw;
-	FILE *tty = NULL;
-	FILE *in;
-	size_t n;
-	int restore = 0, r = KAGI_ERR_INTERNAL;
-
-	*out = NULL;
-	memset(buf, 0, sizeof(buf));
-	if (e->pinf != NULL) {
-		in = e->pinf;
-	} else {
-		if ((tty = fopen("/dev/tty", "r+")) == NULL) {
-			r = KAGI_ERR_UNAVAILABLE;
-			goto out;
-		}
-		in = tty;
-		fprintf(tty, "%s", prompt);
-		fflush(tty);
-		if (tcgetattr(fileno(tty), &old) == 0) {
-			raw = old;
-			raw.c_lflag &= ~(tcflag_t)ECHO;
-			raw.c_lflag |= ECHONL;
-			if (tcsetattr(fileno(tty), TCSAFLUSH, &raw) == 0)
-				restore = 1;
-		}
-	}
-	if (fgets(buf, sizeof(buf), in) == NULL) {
-		r = KAGI_ERR_UNAVAILABLE;
-		goto out;
-	}
-	n = strlen(buf);
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	else if (n == sizeof(buf) - 1) {
-		r = KAGI_ERR_LIMIT;
-		goto out;
-	}
-	if (n > 0 && buf[n - 1] == '\r')
-		buf[--n] = '\0';
-	if ((*out = kagi_secure_strdup(buf)) == NULL) {
-		r = KAGI_ERR_NOMEM;
-		goto out;
-	}
-	r = 0;
-out:
-	kagi_wipe(buf, sizeof(buf));
-	if (restore)
-		(void)tcsetattr(fileno(tty), TCSAFLUSH, &old);
-	if (tty != NULL)
-		fclose(tty);
-	return r;
+	return cli_read_secret(e->pinf, prompt, out);
 }
 
 static int

@@ -151,6 +151,24 @@ const struct cli_verb cli_verbs[] = {
 	     "Options:\n"
 	     "  -n, --dry-run  show what would change; change nothing\n"),
 	  cmd_sweep, NULL },
+	{ "login", N_("[--user ACCOUNT] [--cardd-socket PATH] [--pin-fd N]"),
+	  N_("log in at the counter with your own staff card"),
+	  N_("Runs a card login (card + PIN) through kagi-cardd on this PC and "
+	     "keeps the\nsession for later kagi commands, which then act as you "
+	     "(no operator\npassword exists).  The session ends with 'kagi "
+	     "logout', after 8 hours, or at\nthe end of a privileged window.  "
+	     "kagi.conf's [client] cert must be this\ncounter PC's terminal "
+	     "certificate.\n\n"
+	     "Options:\n"
+	     "  --user ACCOUNT      whose card (default: your own user name; "
+	     "only root may\n                      choose)\n"
+	     "  --cardd-socket PATH kagi-cardd's socket (default [cardd] "
+	     "socket)\n"
+	     "  --pin-fd N          read the PIN from file descriptor N "
+	     "(scripts)\n"),
+	  cmd_login, NULL },
+	{ "logout", "", N_("end the operator's card session on this PC"), NULL,
+	  cmd_logout, NULL },
 	{ "enrol", N_("STAFF_NUMBER [--login ACCOUNT] [--temp-password] "
 	  "[--fido FILE] [--receipt FILE] [OPTIONS]"),
 	  N_("enrol a staff card at the counter (key made on the card)"),

@@ -9,14 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "kagi/client.h"
 #include "kagi/conf.h"
 #include "kagi/err.h"
+#include "kagi/file.h"
 #include "kagi/i18n.h"
 #include "kagi/log.h"
+#include "kagi/secmem.h"
 #include "kagi/util.h"
 
 #include "verbs.h"
@@ -349,7 +353,44 @@ cli_connect(struct cli *cli, struct kagi_conf **conf,
 		    _("cannot set up the connection to kagid from %s: %s"),
 		    path, kagi_strerror(r));
 	}
+	cli_attach_operator_session(*client);
 	return 0;
+}
+
+const char *
+cli_operator_session_file(char *buf, size_t len)
+{
+	const char *e = getenv("KAGI_OPERATOR_SESSION_FILE");
+	const char *run = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (e != NULL && e[0] == '/')
+		n = snprintf(buf, len, "%s", e);
+	else if (run != NULL && run[0] == '/')
+		n = snprintf(buf, len, "%s/kagi-operator-session", run);
+	else
+		n = snprintf(buf, len, "/run/user/%lu/kagi-operator-session",
+		    (unsigned long)getuid());
+	return n > 0 && (size_t)n < len ? buf : NULL;
+}
+
+/* kagi login's session (issue 6): sent with every request when present. */
+void
+cli_attach_operator_session(struct kagi_client *c)
+{
+	char path[512];
+	uint8_t *id = NULL;
+	size_t n = 0, len;
+
+	if (cli_operator_session_file(path, sizeof(path)) == NULL ||
+	    kagi_file_read(path, 256, KAGI_FILE_SECRET, &id, &n) != 0)
+		return;
+	len = n;
+	while (n > 0 && (id[n - 1] == '\n' || id[n - 1] == '\r'))
+		id[--n] = '\0';
+	if (kagi_client_set_operator_session(c, (char *)id) != 0)
+		kagi_log_warn("%s: not an operator session id; ignored", path);
+	kagi_secure_free(id, len + 1);
 }
 
 int
@@ -368,4 +409,61 @@ cli_format_time(const json_t *v, char *buf, size_t len)
 		return KAGI_ERR_FORMAT;
 	}
 	return kagi_time_format_local(t, buf, len);
+}
+
+int
+cli_read_secret(FILE *pinf, const char *prompt, char **out)
+{
+	char buf[128];
+	struct termios old, raw;
+	FILE *tty = NULL;
+	FILE *in;
+	size_t n;
+	int restore = 0, r = KAGI_ERR_INTERNAL;
+
+	*out = NULL;
+	memset(buf, 0, sizeof(buf));
+	if (pinf != NULL) {
+		in = pinf;
+	} else {
+		if ((tty = fopen("/dev/tty", "r+")) == NULL) {
+			r = KAGI_ERR_UNAVAILABLE;
+			goto out;
+		}
+		in = tty;
+		fprintf(tty, "%s", prompt);
+		fflush(tty);
+		if (tcgetattr(fileno(tty), &old) == 0) {
+			raw = old;
+			raw.c_lflag &= ~(tcflag_t)ECHO;
+			raw.c_lflag |= ECHONL;
+			if (tcsetattr(fileno(tty), TCSAFLUSH, &raw) == 0)
+				restore = 1;
+		}
+	}
+	if (fgets(buf, sizeof(buf), in) == NULL) {
+		r = KAGI_ERR_UNAVAILABLE;
+		goto out;
+	}
+	n = strlen(buf);
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	else if (n == sizeof(buf) - 1) {
+		r = KAGI_ERR_LIMIT;
+		goto out;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	if ((*out = kagi_secure_strdup(buf)) == NULL) {
+		r = KAGI_ERR_NOMEM;
+		goto out;
+	}
+	r = 0;
+out:
+	kagi_wipe(buf, sizeof(buf));
+	if (restore)
+		(void)tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	if (tty != NULL)
+		fclose(tty);
+	return r;
 }

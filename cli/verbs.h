@@ -88,6 +88,18 @@ size_t cli_multi(int argc, char **argv, const char *name, const char **out,
     size_t max);
 /* cmd_enrol.c: enrolment at the counter (issue 6). */
 cli_run_fn cmd_enrol;
+/*
+ * A secret (PIN, password): one line from pinf (a --pin-fd stream) when not
+ * NULL, else from /dev/tty after prompt, without echo.  *out: secure
+ * memory (kagi_secure_strfree).
+ */
+int cli_read_secret(FILE *pinf, const char *prompt, char **out);
+/* cmd_login.c: kagi login / logout, an operator's card session (issue 6) */
+cli_run_fn cmd_login;
+cli_run_fn cmd_logout;
+/* The operator session file (kagi login), or NULL if none can be named. */
+const char *cli_operator_session_file(char *buf, size_t len);
+void cli_attach_operator_session(struct kagi_client *c);
 cli_run_fn cmd_version;
 cli_run_fn cmd_help;
 

@@ -61,6 +61,7 @@ struct kagi_client {
 	int mu_ok;
 	CURL *idle[CLIENT_IDLE_MAX];
 	size_t nidle;
+	char *operator_session; /* Kagi-Operator-Session header line, or NULL */
 };
 
 struct body_buf {
@@ -95,7 +96,27 @@ kagi_client_free(struct kagi_client *c)
 	if (c->mu_ok)
 		pthread_mutex_destroy(&c->mu);
 	client_free_strings(c);
+	kagi_secure_strfree(c->operator_session);
 	free(c);
+}
+
+int
+kagi_client_set_operator_session(struct kagi_client *c, const char *id)
+{
+	char line[96];
+	size_t n = id != NULL ? strlen(id) : 0;
+
+	if (c == NULL || n == 0 || n > 64)
+		return KAGI_ERR_INVALID;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f')))
+			return KAGI_ERR_INVALID;
+	snprintf(line, sizeof(line), "Kagi-Operator-Session: %s", id);
+	kagi_secure_strfree(c->operator_session);
+	c->operator_session = kagi_secure_strdup(line);
+	kagi_wipe(line, sizeof(line));
+	return c->operator_session != NULL ? 0 : KAGI_ERR_NOMEM;
 }
 
 /* An easy handle for one call: an idle one (with its connection) or new. */
@@ -332,6 +353,11 @@ client_perform(struct kagi_client *c, const char *method, const char *path,
 	}
 	if (body != NULL && (hdrs = curl_slist_append(hdrs,
 	    "Content-Type: application/json")) == NULL) {
+		r = KAGI_ERR_NOMEM;
+		goto out;
+	}
+	if (c->operator_session != NULL && (hdrs = curl_slist_append(hdrs,
+	    c->operator_session)) == NULL) {
 		r = KAGI_ERR_NOMEM;
 		goto out;
 	}

@@ -187,47 +187,6 @@ struct conv_ctx {
 	char *password; /* the account password typed, for a forced change */
 };
 
-static const char *
-prompt_text(uint16_t id, const char *arg, char *buf, size_t len)
-{
-	switch (id) {
-	case CARDD_P_TEXT:
-		return arg;
-	case CARDD_P_INSERT_CARD:
-		snprintf(buf, len, _("Insert your staff card (waiting %s "
-		    "seconds)."), arg);
-		return buf;
-	case CARDD_P_PIN:
-		return _("Card PIN: ");
-	case CARDD_P_WRONG_PIN:
-		if (strcmp(arg, "final") == 0)
-			return _("Wrong PIN. One try left before the card "
-			    "is blocked.");
-		if (strcmp(arg, "low") == 0)
-			return _("Wrong PIN. Few tries are left.");
-		return _("Wrong PIN.");
-	case CARDD_P_PIN_BLOCKED:
-		return _("The card's PIN is blocked. Ask the IT counter to "
-		    "unblock it.");
-	case CARDD_P_TOUCH_KEY:
-		return _("Touch your security key.");
-	case CARDD_P_FIDO_PIN:
-		return _("Security key PIN: ");
-	case CARDD_P_PASSWORD:
-		return _("Password: ");
-	case CARDD_P_NO_CARD:
-		return _("No staff card was found.");
-	case CARDD_P_CARD_READ:
-		snprintf(buf, len, _("Card \"%s\" found."), arg);
-		return buf;
-	case CARDD_P_MEMBER:
-		/* R-ID-7: who uses the shared account, with their own card */
-		return _("Your personal login: ");
-	default:
-		return NULL;
-	}
-}
-
 static int
 conv_cb(uint8_t style, uint16_t prompt, const char *arg, char **answer,
     void *ctx)
@@ -238,7 +197,7 @@ conv_cb(uint8_t style, uint16_t prompt, const char *arg, char **answer,
 	int pstyle, r;
 
 	*answer = NULL;
-	if ((text = prompt_text(prompt, arg, buf, sizeof(buf))) == NULL)
+	if ((text = cardd_prompt_text(prompt, arg, buf, sizeof(buf))) == NULL)
 		return -1;
 	switch (style) {
 	case CARDD_STYLE_ECHO_OFF:

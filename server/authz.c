@@ -22,6 +22,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -97,6 +98,68 @@ peer_cn(struct kagid_req *r, char *cn, size_t len)
 	return 0;
 }
 
+/*
+ * An operator at the counter (issue 6): a registered terminal's
+ * certificate (kagid_terminal_identify) and "Kagi-Operator-Session: ID",
+ * a kagid login session opened with the operator's own staff card on that
+ * same terminal (kagi login), not closed, not past its privileged window's
+ * end and younger than KAGID_OPERATOR_SESSION_MAX.  The login of the
+ * session is the operator; roles come from the account as for any
+ * operator.  0 with login and the terminal's device id, else DENIED.
+ */
+static int
+operator_session(struct kagid_req *r, char *login, size_t llen, char *dev,
+    size_t dlen)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(r->req);
+	const char *id = h != NULL ? evhttp_find_header(h,
+	    "Kagi-Operator-Session") : NULL;
+	struct store_txn *t = NULL;
+	struct store_session ses;
+	struct kagid_term term;
+	const char *why = NULL;
+	int64_t now = kagi_now();
+	int rc = KAGI_ERR_DENIED;
+
+	memset(&ses, 0, sizeof(ses));
+	login[0] = dev[0] = '\0';
+	if (id == NULL || !store_login_id_valid(id))
+		return KAGI_ERR_DENIED;
+	if (store_txn_begin(r->k->store, 0, &t) != 0)
+		return KAGI_ERR_DENIED;
+	if (kagid_terminal_identify(r, t, &term, &why) != 0) {
+		kagi_log_warn("event=operator_session_refused reason=%s",
+		    why != NULL ? why : "store");
+		goto out;
+	}
+	if (store_session_get(t, id, &ses) != 0) {
+		why = "unknown";
+	} else if (ses.terminal == NULL || strcmp(ses.terminal,
+	    term.device) != 0) {
+		why = "other_terminal";
+	} else if (ses.closed != 0) {
+		why = "closed";
+	} else if ((ses.end != 0 && now >= ses.end) ||
+	    now - ses.start > KAGID_OPERATOR_SESSION_MAX) {
+		why = "expired";
+	} else if (ses.member != NULL && ses.member[0] != '\0') {
+		why = "shared_id";  /* a person, not a shared ID, operates */
+	} else if (ses.login == NULL || strlen(ses.login) >= llen) {
+		why = "login";
+	} else {
+		snprintf(login, llen, "%s", ses.login);
+		snprintf(dev, dlen, "%s", term.device);
+		rc = 0;
+	}
+	if (rc != 0)
+		kagi_log_warn("event=operator_session_refused reason=%s "
+		    "terminal=%s", why, term.device);
+out:
+	store_session_clear(&ses);
+	store_txn_abort(t);
+	return rc;
+}
+
 /* Roles of an operator account; 0 if it may not act at all. */
 static uint32_t
 account_roles(struct kagid *k, const char *login, int64_t now)
@@ -123,8 +186,8 @@ int
 kagid_authz(struct kagid_req *r, const char *action, struct kagid_actor *out)
 {
 	uint32_t need = 0;
-	char cn[64];
-	const char *login = NULL;
+	char cn[64], term[80];
+	const char *login = NULL, *via = NULL;
 
 	if (out == NULL)
 		return KAGI_ERR_DENIED;
@@ -154,6 +217,11 @@ kagid_authz(struct kagid_req *r, const char *action, struct kagid_actor *out)
 	case KAGID_TR_HTTPS:
 		if (peer_cn(r, cn, sizeof(cn)) == 0)
 			login = cn;
+		else if (operator_session(r, cn, sizeof(cn), term,
+		    sizeof(term)) == 0) {
+			login = cn;
+			via = term;
+		}
 		break;
 	default:
 		return KAGI_ERR_DENIED;
@@ -165,7 +233,10 @@ kagid_authz(struct kagid_req *r, const char *action, struct kagid_actor *out)
 		return KAGI_ERR_DENIED;
 	memcpy(out->login, login, strlen(login) + 1);
 	out->roles = account_roles(r->k, login, kagi_now());
-	if (out->roles != 0)
+	if (out->roles != 0 && via != NULL)
+		snprintf(out->id, sizeof(out->id), "card:%s@%s (%s)",
+		    out->login, via, out->login);
+	else if (out->roles != 0)
 		snprintf(out->id, sizeof(out->id), "%.250s (%s)", r->peer,
 		    out->login);
 	return (out->roles & need) != 0 ? 0 : KAGI_ERR_DENIED;

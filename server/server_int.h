@@ -162,6 +162,8 @@ struct kagid_actor {
 	uint32_t roles;     /* POLICY_ROLE_* bits */
 	int local_admin;
 };
+/* An operator's card session at the counter lasts at most this (R-LOGIN-3). */
+#define KAGID_OPERATOR_SESSION_MAX ((int64_t)8 * 3600)
 int kagid_authz(struct kagid_req *r, const char *action,
     struct kagid_actor *out) KAGI_WUR;
 /*

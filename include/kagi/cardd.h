@@ -225,4 +225,11 @@ int cardd_conn_counter(struct cardd_conn *c, const struct cardd_msg *req,
     cardd_conv_fn *conv, void *ctx, int timeout_ms, struct cardd_msg *data,
     struct cardd_msg *result) KAGI_WUR;
 
+/*
+ * The text of a prompt id in the caller's locale (gettext domain "kagi"),
+ * with arg filled in; buf holds it when needed.  NULL for an unknown id.
+ */
+const char *cardd_prompt_text(uint16_t id, const char *arg, char *buf,
+    size_t len);
+
 #endif

@@ -17,6 +17,13 @@ struct kagi_client;
 int kagi_client_open(const struct kagi_conf *conf,
     struct kagi_client **out) KAGI_WUR;
 void kagi_client_free(struct kagi_client *c);
+/*
+ * Send "Kagi-Operator-Session: id" with every request: an operator who
+ * logged in with their staff card on this counter terminal (kagi login;
+ * docs/API.md "Operators at the counter").  id: 32 lowercase hex.
+ */
+int kagi_client_set_operator_session(struct kagi_client *c, const char *id)
+    KAGI_WUR;
 /* Where the client connects ("unix:/path" or "https://host:port"). */
 const char *kagi_client_endpoint(const struct kagi_client *c);
 
