@@ -172,6 +172,8 @@ struct cardd_wentry {
 	int watched;                    /* the reader was there at login */
 	int card_gone;                  /* removal acted on; re-armed on insert */
 	int end_done;
+	int counter;                    /* an operator's counter session
+	                                 * (kagi login): removal ends it */
 	int used;
 };
 
@@ -245,6 +247,10 @@ int cardd_watch_stop(struct cardd_watch *w);
 void cardd_watch_login(struct cardd *d, const char *session_id,
     const char *user, const char *tty, int64_t end,
     const struct cardd_card *card);
+/* login.c's hook for an operator's card session at the counter (service
+ * "kagi-counter"): pulling the card out ends the session at kagid instead
+ * of running lock_command. */
+void cardd_watch_counter(struct cardd *d, const char *session_id);
 /* SESSION_OPEN's hook: the logind session id of a watched session (%l). */
 void cardd_watch_session_open(struct cardd *d, const char *session_id,
     const char *logind);

@@ -820,6 +820,8 @@ do_auth(struct conv *cv, const struct cardd_msg *req)
 	session_record(d, res.session_id, req->user, res.session_end);
 	cardd_watch_login(d, res.session_id, req->user, req->tty,
 	    res.session_end, used_card ? &card : NULL);
+	if (req->service != NULL && strcmp(req->service, "kagi-counter") == 0)
+		cardd_watch_counter(d, res.session_id);
 	r = 0;
 out:
 	kagi_log_info("event=login_result user=%s card=%d fido=%d password=%d "

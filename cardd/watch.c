@@ -432,7 +432,8 @@ action_report(struct cardd *d, const struct action *a, int ok)
 		return;
 	body = json_pack("{s:s, s:s, s:s, s:s}", "session_id", a->e.id,
 	    "event", a->ev == EV_CARD_REMOVED ? "card_removed" : "window_end",
-	    "action", a->ev == EV_CARD_REMOVED ? "lock" : "end",
+	    "action", a->ev == EV_CARD_REMOVED && !a->e.counter ? "lock" :
+	    "end",
 	    "result", ok ? "ok" : "failed");
 	if (body == NULL)
 		return;
@@ -456,6 +457,13 @@ action_thread(void *arg)
 	int64_t t0 = mono_ms();
 	int r, st = 0, ok = 0;
 
+	if (a->ev == EV_CARD_REMOVED && a->e.counter) {
+		/* the operator took their card: kagid ends the session */
+		kagi_log_info("event=card_removed session=%s user=%s "
+		    "action=end counter=1", a->e.id, a->e.user);
+		action_report(d, a, 1);
+		goto done;
+	}
 	if (a->ev == EV_CARD_REMOVED) {
 		cmd = d->lock_command != NULL ? d->lock_command :
 		    CARDD_LOCK_DEFAULT;
@@ -486,6 +494,7 @@ action_thread(void *arg)
 		    (long long)(mono_ms() - t0));
 	cardd_cmd_free(argv);
 	action_report(d, a, ok);
+done:
 	free(a);
 	pthread_mutex_lock(&w->lock);
 	if (--w->nactions == 0)
@@ -981,6 +990,22 @@ cardd_watch_login(struct cardd *d, const char *session_id, const char *user,
 		kagi_log_info("event=watch_session session=%s user=%s "
 		    "reader=\"%s\" card=%s end=%lld", e.id, e.user, e.reader,
 		    e.card_serial, (long long)e.end);
+}
+
+void
+cardd_watch_counter(struct cardd *d, const char *session_id)
+{
+	struct cardd_watch *w;
+
+	if (d == NULL || (w = d->watch) == NULL || !hex32(session_id))
+		return;
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < CARDD_SESSIONS_MAX; i++) {
+		struct cardd_wentry *e = &w->table.e[i];
+		if (e->used && strcmp(e->id, session_id) == 0)
+			e->counter = 1;
+	}
+	pthread_mutex_unlock(&w->lock);
 }
 
 void

@@ -165,9 +165,10 @@ api_login_event(struct kagid_req *r)
 	}
 	audit_action = strcmp(event, "card_removed") == 0 ?
 	    "login.card_removed" : "login.window_end";
-	/* a window end that ended the session closes it (as /login/close) */
-	if (strcmp(event, "window_end") == 0 && strcmp(action, "end") == 0 &&
-	    strcmp(result, "ok") == 0 && s.closed == 0) {
+	/* an action that ended the session closes it (as /login/close): a
+	 * window end, or an operator's counter card pulled out */
+	if (strcmp(action, "end") == 0 && strcmp(result, "ok") == 0 &&
+	    s.closed == 0) {
 		s.closed = now;
 		closed = 1;
 		if ((rc = store_session_put(t, &s)) != 0)
